@@ -1,0 +1,151 @@
+"""The `lmspec` command: parse arguments, call the compiler, map errors to exit codes.
+
+Exit codes: 0 success, 1 invalid spec (or a failed step), 2 usage error. A bad
+spec never prints a traceback; `--debug` shows one for lmspec's own bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lmspec.errors import Diagnostic, LmspecError, SpecError, UsageError
+
+SCHEMA_PATH = Path("schemas/experiment.schema.json")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SpecError as exc:
+        _print_diagnostics(exc.diagnostics, "text", sys.stderr)
+        print(_summary(len(exc.diagnostics), 1, 1), file=sys.stderr)
+        return exc.exit_code
+    except LmspecError as exc:
+        print(f"lmspec: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("lmspec: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        if args.debug:
+            raise
+        import traceback
+
+        print("lmspec: internal error (a bug in lmspec, not in your spec); rerun with --debug for the traceback:\n"
+              + traceback.format_exc().strip().splitlines()[-1], file=sys.stderr)
+        return 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lmspec", description="Declarative language-model experiments.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check specs: schema, references, cycles (CI-ready)")
+    validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC",
+                          help="spec files, or directories searched for *.toml, *.yaml, *.yml")
+    validate.add_argument("--format", choices=("text", "github"), default="text",
+                          help="github prints ::error annotations for pull requests")
+    validate.set_defaults(handler=_validate)
+
+    compile_ = commands.add_parser("compile", help="show the plan: steps, hashes, output paths, statuses")
+    compile_.add_argument("spec", type=Path, metavar="SPEC")
+    compile_.add_argument("--format", choices=("text", "json", "dot", "mermaid"), default="text")
+    compile_.add_argument("--root", help="output root, a directory or URL (default: $LMSPEC_ROOT or ./lmspec-runs)")
+    compile_.set_defaults(handler=_compile)
+
+    schema = commands.add_parser("schema", help=f"write the JSON Schema for editors to {SCHEMA_PATH}")
+    schema.add_argument("--output", type=Path, default=SCHEMA_PATH, help="where to write it ('-' for stdout)")
+    schema.add_argument("--check", action="store_true", help="exit 1 if the file on disk is stale, write nothing")
+    schema.set_defaults(handler=_schema)
+    return parser
+
+
+def _spec_files(paths: list[Path]) -> list[Path]:
+    from lmspec.compiler.sources import SPEC_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise UsageError(f"{path}: no spec files (*.toml, *.yaml, *.yml) in this directory")
+            files.extend(found)
+        elif path.exists() or path.suffix in SPEC_SUFFIXES:
+            files.append(path)
+        else:
+            raise UsageError(f"{path}: no such file")
+    return files
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from lmspec.compiler import check
+
+    files = _spec_files(args.specs)
+    diagnostics: list[Diagnostic] = []
+    bad_files = 0
+    for path in files:
+        try:
+            check(path)
+        except SpecError as exc:
+            diagnostics.extend(exc.diagnostics)
+            bad_files += 1
+    _print_diagnostics(diagnostics, args.format, sys.stdout)
+    if diagnostics:
+        print(_summary(len(diagnostics), bad_files, len(files)))
+        return 1
+    print(f"{len(files)} spec{'s' if len(files) != 1 else ''} valid")
+    return 0
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], style: str, stream: object) -> None:
+    for diagnostic in diagnostics:
+        print(diagnostic.format(style), file=stream)  # type: ignore[call-overload]
+
+
+def _summary(errors: int, bad_files: int, files: int) -> str:
+    return f"{errors} error{'s' if errors != 1 else ''} in {bad_files} of {files} spec{'s' if files != 1 else ''}"
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from lmspec.compiler import compile_spec
+    from lmspec.compiler.render import render, text_tree
+
+    plan = compile_spec(args.spec, args.root)
+    if args.format == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        Console().print(text_tree(plan))
+    else:
+        print(render(plan, args.format))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from lmspec.schemas.json_schema import schema_text
+
+    text = schema_text()
+    if str(args.output) == "-":
+        sys.stdout.write(text)
+        return 0
+    current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
+    if args.check:
+        if current != text:
+            print(f"{args.output} is stale: run `lmspec schema` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

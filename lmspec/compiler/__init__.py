@@ -1,0 +1,45 @@
+"""Spec file -> validated, expanded spec -> Plan. Pure: no engine is imported here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lmspec.compiler.expand import expand
+from lmspec.compiler.identity import fingerprint, step_hash
+from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, join, normalize_root
+from lmspec.compiler.validate import ValidSpec, validate
+from lmspec.errors import UsageError
+
+DEFAULT_ROOT = "./lmspec-runs"
+
+__all__ = ["DEFAULT_ROOT", "SUCCESS_MARKER", "Plan", "StepPlan", "check", "compile_spec", "default_root"]
+
+
+def default_root() -> str:
+    """`$LMSPEC_ROOT`, else `./lmspec-runs`."""
+    return os.environ.get("LMSPEC_ROOT") or DEFAULT_ROOT
+
+
+def check(path: Path) -> ValidSpec | None:
+    """Validate one spec file; raises SpecError listing every problem. None for a valid fragment."""
+    return validate(expand(path))
+
+
+def compile_spec(path: Path, root: str | None = None) -> Plan:
+    """Validate and compile `path` into a Plan whose outputs live under `root`."""
+    valid = check(path)
+    if valid is None:
+        raise UsageError(f"{path} is a fragment (it has no [experiment] table): other specs can extend it, "
+                         "but it cannot be compiled or run on its own")
+    resolved_root = normalize_root(root or default_root())
+    hashes: dict[str, str] = {}
+    steps = []
+    for name in valid.order:
+        config = valid.spec.steps[name]
+        inputs = valid.inputs[name]
+        fp = fingerprint(config, {i: hashes[i] for i in inputs})
+        hashes[name] = step_hash(fp)
+        steps.append(StepPlan(name=name, kind=config.kind, config=config, inputs=inputs, hash=hashes[name],
+                              output_path=join(resolved_root, f"{name}-{hashes[name]}"), fingerprint=fp))
+    return Plan(spec_file=str(path), experiment=valid.spec.experiment, root=resolved_root, steps=tuple(steps))

@@ -1,0 +1,52 @@
+"""Step identity: a content hash of the canonical semantic config plus the hashes of its inputs.
+
+Canonical means: the validated model (defaults filled, numbers typed, so `1e-3`
+and `0.001`, key order, and TOML vs YAML cannot differ), minus every field the
+schema marks execution-only, with each `@reference` replaced by the referenced
+step's hash (so an upstream change propagates and a rename does not).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from lmspec.schemas import StepBase, is_execution_only
+
+IDENTITY_SCHEMA = 1
+"""Bump when the canonical form itself changes: every hash changes with it, on purpose."""
+
+HASH_LENGTH = 12
+"""Hex characters kept: 48 bits, collision-free in practice within one step name."""
+
+
+def fingerprint(step: StepBase, input_hashes: dict[str, str]) -> dict[str, Any]:
+    """The exact JSON-able object that is hashed; `lmspec explain` diffs these field by field."""
+    refs = {f"@{name}": f"@{digest}" for name, digest in input_hashes.items()}
+    return {"identity_schema": IDENTITY_SCHEMA, "config": _canonical(step, refs)}
+
+
+def step_hash(fingerprint_: dict[str, Any]) -> str:
+    text = json.dumps(fingerprint_, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def _canonical(value: Any, refs: dict[str, str]) -> Any:
+    if isinstance(value, BaseModel):
+        return {
+            name: _canonical(getattr(value, name), refs)
+            for name, info in type(value).model_fields.items()
+            if not is_execution_only(info.json_schema_extra)
+        }
+    if isinstance(value, dict):
+        return {refs.get(k, k): _canonical(v, refs) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v, refs) for v in value]
+    if isinstance(value, str):
+        return refs.get(value, value)
+    if isinstance(value, float) and value == 0.0:
+        return 0.0  # -0.0 and 0.0 are the same setting
+    return value

@@ -1,0 +1,137 @@
+"""Building blocks shared by every step kind: the strict model base, references, execution-only fields.
+
+Field docstrings become JSON Schema descriptions (editors show them), so every
+field carries one. Fields that say *how* a step runs rather than *what* it
+computes are marked execution-only with `execution_only()`; the hasher reads
+that marker and keeps them out of the step's identity.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+IDENTITY_KEY = "identity"
+"""The JSON Schema extra key that marks a field as left out of the step hash."""
+
+REF_PATTERN = r"^@[a-z][a-z0-9_]*$"
+STEP_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+EXPERIMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+NAME_MAX_LENGTH = 100
+
+StepRef = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
+"""A reference to another step's output, written `"@step_name"`."""
+
+OutputKind = Literal["documents", "classifier", "tokenizer", "tokens", "model", "metrics"]
+"""What a step produces; a reference field accepts only some output kinds."""
+
+FieldPath = tuple[str | int, ...]
+Refs = list[tuple[FieldPath, str, tuple[OutputKind, ...]]]
+"""(field path, referenced step name, output kinds the field accepts) for each `@reference` in a step."""
+Problems = list[tuple[FieldPath, str]]
+"""(field path, message) for each cross-field rule a step breaks."""
+
+StepName = Annotated[str, StringConstraints(pattern=STEP_NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
+
+
+OUTPUT_KIND_PHRASES: dict[str, str] = {
+    "documents": "documents (an ingest, extract, filter or dedup step)",
+    "classifier": "a classifier (a train_classifier step)",
+    "tokenizer": "a tokenizer (a train_tokenizer step)",
+    "tokens": "tokenized data (a tokenize step)",
+    "model": "a model checkpoint (a train step)",
+    "metrics": "metrics (an evaluate step)",
+}
+
+
+def execution_only(**field_kwargs: Any) -> Any:
+    """A field that changes how a step runs, never what it produces: not part of the hash."""
+    return Field(json_schema_extra={IDENTITY_KEY: False}, **field_kwargs)
+
+
+def is_execution_only(field_extra: Any) -> bool:
+    """True when a field's `json_schema_extra` carries the execution-only marker."""
+    return isinstance(field_extra, dict) and field_extra.get(IDENTITY_KEY) is False
+
+
+class SpecModel(BaseModel):
+    """Strict, frozen, closed: unknown keys are errors and no value is coerced from another type."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+    def cross_field_errors(self) -> Problems:
+        """Rules that involve several fields, as (field path relative to this model, message).
+
+        Kept apart from pydantic validators so that every such problem is reported
+        at the field it concerns, together with all the others, instead of
+        aborting the model at its first broken rule.
+        """
+        return []
+
+
+class Resources(SpecModel):
+    """Where a step runs. Execution-only: moving a step to other hardware keeps its identity."""
+
+    accelerator: Literal["cpu", "gpu", "tpu"] = "cpu"
+    """The device family the step runs on."""
+    type: str | None = None
+    """Accelerator type, e.g. `h100` or `v5litepod-8`; None lets the runtime pick."""
+    topology: str | None = None
+    """Device topology for multi-device slices, e.g. `2x2`."""
+    memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B)$")] | None = None
+    """Memory to reserve, e.g. `16GiB`."""
+
+
+class Runner(SpecModel):
+    """The Apache Beam runner a data step uses and its pipeline options. Execution-only."""
+
+    name: str = "FnApiRunner"
+    """Beam runner: `FnApiRunner` (default, in-process), `DirectRunner`, `DaskRunner`, `DataflowRunner`, ..."""
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Extra pipeline options, e.g. `{ dask_client_address = "tcp://host:8786" }`."""
+
+
+class StepBase(SpecModel):
+    """Fields every step accepts."""
+
+    output: ClassVar[OutputKind]
+    """What this kind of step produces (the type of an `@reference` to it)."""
+
+    description: str | None = execution_only(default=None)
+    """Free text for people; not hashed."""
+    version: int = Field(default=1, ge=1)
+    """Bump to force a new identity when the code behind this step changes behaviour."""
+    resources: Resources = execution_only(default_factory=Resources)
+    """Hardware for this step; execution-only."""
+    workers: int | None = execution_only(default=None, ge=1)
+    """Parallelism for this step; execution-only."""
+
+    def references(self) -> Refs:
+        """Every `@reference` in this step: (field path, step name, output kinds the field accepts)."""
+        return []
+
+
+class DataStepBase(StepBase):
+    """Steps that run as Apache Beam pipelines over documents."""
+
+    on_error: Literal["fail", "skip"] = "fail"
+    """`skip` drops a document that fails (counted in stats) instead of failing the step; hashed."""
+    runner: Runner = execution_only(default_factory=Runner)
+    """Beam runner and pipeline options; execution-only."""
+
+
+def ref_name(ref: str) -> str:
+    """`"@tokens"` -> `"tokens"`."""
+    return ref[1:]
+
+
+def is_ref(value: object) -> bool:
+    """True for a string written as a step reference."""
+    return isinstance(value, str) and value.startswith("@")

@@ -1,0 +1,221 @@
+"""Data curation steps: ingest, extract, train_classifier, filter (and its rules), dedup."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StringConstraints
+
+from lmspec.schemas.base import Problems, Refs, DataStepBase, OutputKind, SpecModel, StepBase, StepRef, ref_name
+
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Ingest(DataStepBase):
+    """Read raw documents from local paths or fsspec URLs into lmspec's document shards."""
+
+    kind: Literal["ingest"]
+    output: ClassVar[OutputKind] = "documents"
+
+    paths: list[str] = Field(min_length=1)
+    """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://)."""
+    format: Literal["warc", "jsonl", "parquet", "text"]
+    """How the files are encoded; `.gz`/`.zst` compression is detected from the name."""
+    text_field: str = "text"
+    """For jsonl/parquet: the field that holds the document text."""
+    id_field: str | None = None
+    """For jsonl/parquet: the field that holds a stable document id; None derives one from the content."""
+    max_documents: int | None = Field(default=None, ge=1)
+    """Stop after this many documents (for quick experiments); None reads everything."""
+
+
+class Extract(DataStepBase):
+    """Turn HTML documents into plain text."""
+
+    kind: Literal["extract"]
+    output: ClassVar[OutputKind] = "documents"
+
+    input: StepRef
+    """Documents whose text is HTML (usually an ingest of WARC files)."""
+    method: Literal["resiliparse", "trafilatura"] = "resiliparse"
+    """The HTML-to-text extractor."""
+    main_content: bool = True
+    """Keep only the main content (drop navigation, footers and boilerplate)."""
+    min_length: int = Field(default=1, ge=0)
+    """Drop documents whose extracted text is shorter than this many characters."""
+
+    def references(self) -> Refs:
+        return [(("input",), ref_name(self.input), ("documents",))]
+
+
+class TrainClassifier(StepBase):
+    """Train a fastText classifier that tells positive (e.g. high-quality) documents from negative ones."""
+
+    kind: Literal["train_classifier"]
+    output: ClassVar[OutputKind] = "classifier"
+
+    positive: list[StepRef] = Field(min_length=1)
+    """Document steps whose documents are examples of the label."""
+    negative: list[StepRef] = Field(min_length=1)
+    """Document steps whose documents are counter-examples."""
+    label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")] = "hq"
+    """Name of the positive label; filter rules select it with `label`."""
+    max_examples_per_class: int = Field(default=50_000, ge=1)
+    """Sample at most this many documents from each side (balanced classes)."""
+    epochs: int = Field(default=5, ge=1, le=1000)
+    """fastText training epochs."""
+    lr: float = Field(default=0.1, gt=0.0, le=10.0)
+    """fastText learning rate."""
+    word_ngrams: int = Field(default=2, ge=1, le=5)
+    """Longest word n-gram used as a feature."""
+    dim: int = Field(default=100, ge=2, le=1024)
+    """Embedding dimension."""
+    min_count: int = Field(default=1, ge=1)
+    """Ignore words seen fewer times than this."""
+    validation_fraction: float = Field(default=0.1, ge=0.0, lt=0.5)
+    """Share of the sampled examples held out to report precision and recall."""
+    seed: int = Field(default=0, ge=0)
+    """Seed for sampling and the train/validation split."""
+
+    def references(self) -> Refs:
+        refs: Refs = []
+        for side in ("positive", "negative"):
+            for i, ref in enumerate(getattr(self, side)):
+                refs.append(((side, i), ref_name(ref), ("documents",)))
+        return refs
+
+    def cross_field_errors(self) -> Problems:
+        both = sorted(set(self.positive) & set(self.negative))
+        return [(("negative",), f"{ref} is both positive and negative; a class cannot be its own counter-example")
+                for ref in both]
+
+
+class LanguageRule(SpecModel):
+    """Keep documents whose detected language (fastText lid.176) is one of `keep`."""
+
+    kind: Literal["language"]
+    keep: list[LanguageCode] = Field(min_length=1)
+    """ISO 639 codes to keep, e.g. `["en"]`."""
+    min_score: Fraction = 0.65
+    """Minimum language-ID confidence."""
+
+
+class ClassifierRule(SpecModel):
+    """Keep documents that a trained classifier scores at least `min_score` for `label`."""
+
+    kind: Literal["classifier"]
+    model: StepRef
+    """A train_classifier step."""
+    label: str = "hq"
+    """The label whose probability is compared with `min_score`."""
+    min_score: Fraction = 0.5
+    """Minimum probability of `label`."""
+
+
+class GopherQualityRule(SpecModel):
+    """The Gopher (Rae et al., 2021) quality heuristics; defaults are the paper's."""
+
+    kind: Literal["gopher_quality"]
+    min_words: int = Field(default=50, ge=0)
+    """Minimum number of words."""
+    max_words: int = Field(default=100_000, ge=1)
+    """Maximum number of words."""
+    min_mean_word_length: float = Field(default=3.0, ge=0.0)
+    """Minimum mean word length, in characters."""
+    max_mean_word_length: float = Field(default=10.0, gt=0.0)
+    """Maximum mean word length, in characters."""
+    max_symbol_word_ratio: Fraction = 0.1
+    """Maximum ratio of `#` and `...` to words."""
+    max_bullet_lines_ratio: Fraction = 0.9
+    """Maximum share of lines that start with a bullet."""
+    max_ellipsis_lines_ratio: Fraction = 0.3
+    """Maximum share of lines that end with an ellipsis."""
+    min_alpha_words_ratio: Fraction = 0.8
+    """Minimum share of words that contain an alphabetic character."""
+    min_stop_words: int = Field(default=2, ge=0)
+    """Minimum number of English stop words (the, be, to, of, and, that, have, with)."""
+
+    def cross_field_errors(self) -> Problems:
+        problems: Problems = []
+        if self.min_words >= self.max_words:
+            problems.append((("min_words",), f"must be less than max_words ({self.max_words}), got {self.min_words}"))
+        if self.min_mean_word_length >= self.max_mean_word_length:
+            problems.append((("min_mean_word_length",),
+                             f"must be less than max_mean_word_length ({self.max_mean_word_length})"))
+        return problems
+
+
+class CompressionRatioRule(SpecModel):
+    """Keep documents whose zlib compressed/raw size ratio lies in [min, max]; catches repetition and noise."""
+
+    kind: Literal["compression_ratio"]
+    min: Fraction = 0.0
+    """Lowest ratio kept (very repetitive text compresses to a small ratio)."""
+    max: Fraction = 1.0
+    """Highest ratio kept (random or binary-like text barely compresses)."""
+
+    def cross_field_errors(self) -> Problems:
+        if self.min >= self.max:
+            return [(("min",), f"must be less than max ({self.max}), got {self.min}")]
+        return []
+
+
+FilterRule = Annotated[
+    LanguageRule | ClassifierRule | GopherQualityRule | CompressionRatioRule,
+    Field(discriminator="kind"),
+]
+
+
+class Filter(DataStepBase):
+    """Keep the documents that pass every rule, in order; records each rule's score as an attribute."""
+
+    kind: Literal["filter"]
+    output: ClassVar[OutputKind] = "documents"
+
+    input: StepRef
+    """The documents to filter."""
+    rules: list[FilterRule] = Field(min_length=1)
+    """Rules applied in order; a document is kept only if it passes all of them."""
+
+    def references(self) -> Refs:
+        refs: Refs = [(("input",), ref_name(self.input), ("documents",))]
+        for i, rule in enumerate(self.rules):
+            if isinstance(rule, ClassifierRule):
+                refs.append((("rules", i, "model"), ref_name(rule.model), ("classifier",)))
+        return refs
+
+    def cross_field_errors(self) -> Problems:
+        return [(("rules", i, *path), message)
+                for i, rule in enumerate(self.rules)
+                for path, message in rule.cross_field_errors()]
+
+
+class Dedup(DataStepBase):
+    """Remove exact or near-duplicate documents."""
+
+    kind: Literal["dedup"]
+    output: ClassVar[OutputKind] = "documents"
+
+    input: StepRef
+    """The documents to deduplicate."""
+    method: Literal["exact", "minhash"] = "minhash"
+    """`exact` drops repeats of the same normalised text; `minhash` drops near-duplicates (LSH)."""
+    jaccard: float = Field(default=0.8, gt=0.0, le=1.0)
+    """minhash: estimated Jaccard similarity above which two documents are duplicates."""
+    num_perm: int = Field(default=128, ge=16, le=1024)
+    """minhash: number of hash permutations (signature length)."""
+    ngram: int = Field(default=5, ge=1, le=32)
+    """minhash: word n-gram size of the shingles."""
+    seed: int = Field(default=0, ge=0)
+    """minhash: seed of the hash permutations."""
+
+    def references(self) -> Refs:
+        return [(("input",), ref_name(self.input), ("documents",))]
+
+    def cross_field_errors(self) -> Problems:
+        if self.method == "minhash":
+            return []
+        misplaced = sorted(self.model_fields_set & {"jaccard", "num_perm", "ngram", "seed"})
+        return [((name,), "applies only to method = \"minhash\"; remove it or set method = \"minhash\"")
+                for name in misplaced]

@@ -1,0 +1,203 @@
+"""Tokenizer training, tokenization and MaxText model training."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from lmspec.schemas.base import Problems, Refs, OutputKind, SpecModel, StepBase, StepRef, execution_only, is_ref, ref_name
+
+
+class TrainTokenizer(StepBase):
+    """Train a byte-level BPE (or unigram) tokenizer with Hugging Face tokenizers."""
+
+    kind: Literal["train_tokenizer"]
+    output: ClassVar[OutputKind] = "tokenizer"
+
+    input: StepRef
+    """Documents to learn the vocabulary from."""
+    vocab_size: int = Field(default=8192, ge=256, le=1_048_576)
+    """Vocabulary size, special tokens included."""
+    algorithm: Literal["bpe", "unigram"] = "bpe"
+    """Tokenizer model."""
+    max_documents: int | None = Field(default=None, ge=1)
+    """Train on at most this many documents; None uses all."""
+    special_tokens: list[str] = Field(default_factory=lambda: ["<s>", "</s>", "<pad>"])
+    """Special tokens, in id order: beginning of sequence, end of sequence, padding."""
+
+    def references(self) -> Refs:
+        return [(("input",), ref_name(self.input), ("documents",))]
+
+
+class Tokenize(StepBase):
+    """Split documents into train/validation and write them in the format MaxText's input pipeline reads."""
+
+    kind: Literal["tokenize"]
+    output: ClassVar[OutputKind] = "tokens"
+
+    input: StepRef
+    """The documents to tokenize."""
+    tokenizer: str
+    """A train_tokenizer step (`"@name"`) or a local directory holding a Hugging Face tokenizer.json."""
+    validation_fraction: float = Field(default=0.01, ge=0.0, lt=0.5)
+    """Share of documents held out for validation loss and bits-per-byte."""
+    append_eos: bool = True
+    """End every document with the end-of-sequence token."""
+    seed: int = Field(default=0, ge=0)
+    """Seed of the train/validation split."""
+
+    def references(self) -> Refs:
+        refs: Refs = [(("input",), ref_name(self.input), ("documents",))]
+        if is_ref(self.tokenizer):
+            refs.append((("tokenizer",), ref_name(self.tokenizer), ("tokenizer",)))
+        return refs
+
+
+MODEL_PRESETS: dict[str, dict[str, int]] = {
+    "tiny": {"emb_dim": 128, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "mlp_dim": 512,
+             "head_dim": 32, "seq_len": 128},
+    "small": {"emb_dim": 256, "num_layers": 4, "num_heads": 4, "num_kv_heads": 4, "mlp_dim": 1024,
+              "head_dim": 64, "seq_len": 256},
+    "base": {"emb_dim": 512, "num_layers": 8, "num_heads": 8, "num_kv_heads": 8, "mlp_dim": 2048,
+             "head_dim": 64, "seq_len": 512},
+}
+"""Llama-style decoder sizes. A preset's numbers are resolved into the config, so they are hashed."""
+
+
+class ModelConfig(SpecModel):
+    """A Llama-style decoder: a preset, with any dimension overridden."""
+
+    preset: Literal["tiny", "small", "base"] = "tiny"
+    """Starting sizes (see MODEL_PRESETS); any field set here overrides the preset."""
+    emb_dim: int = Field(default=0, ge=8)
+    """Model (embedding) width."""
+    num_layers: int = Field(default=0, ge=1)
+    """Decoder layers."""
+    num_heads: int = Field(default=0, ge=1)
+    """Query heads."""
+    num_kv_heads: int = Field(default=0, ge=1)
+    """Key/value heads (fewer than num_heads gives grouped-query attention)."""
+    mlp_dim: int = Field(default=0, ge=8)
+    """Hidden width of the MLP."""
+    head_dim: int = Field(default=0, ge=4)
+    """Width of one attention head."""
+    seq_len: int = Field(default=0, ge=8, le=131_072)
+    """Training sequence length in tokens."""
+    vocab_size: int | None = Field(default=None, ge=256)
+    """None takes the tokenizer's vocabulary size."""
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    """Activation dtype (float32 is about twice as fast as bfloat16 on CPU)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        """Put the preset's sizes under whatever the user set, so the hash covers the real sizes."""
+        if not isinstance(data, dict):
+            return data
+        preset = MODEL_PRESETS.get(data.get("preset", "tiny"), {})
+        return {**preset, **data}
+
+    def cross_field_errors(self) -> Problems:
+        if self.num_heads % self.num_kv_heads:
+            return [(("num_kv_heads",), f"must divide num_heads ({self.num_heads}), got {self.num_kv_heads}")]
+        return []
+
+
+class Optimizer(SpecModel):
+    """The optimizer and its regularisers."""
+
+    name: Literal["adamw", "sgd"] = "adamw"
+    """Optimizer algorithm."""
+    lr: float = Field(default=3e-4, gt=0.0, le=10.0)
+    """Peak learning rate."""
+    weight_decay: float = Field(default=0.0, ge=0.0, le=10.0)
+    """Decoupled weight decay."""
+    beta1: float = Field(default=0.9, ge=0.0, lt=1.0)
+    """Adam first-moment decay."""
+    beta2: float = Field(default=0.95, ge=0.0, lt=1.0)
+    """Adam second-moment decay."""
+    eps: float = Field(default=1e-8, gt=0.0, le=1.0)
+    """Adam epsilon."""
+    z_loss: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Weight of the z-loss (log^2 of the softmax normaliser); 0 turns it off."""
+    grad_clip: float = Field(default=1.0, ge=0.0)
+    """Clip the global gradient norm to this; 0 turns clipping off."""
+
+
+class CosineSchedule(SpecModel):
+    """Linear warm-up, then cosine decay to `min_lr_ratio * lr`."""
+
+    kind: Literal["cosine"]
+    warmup_steps: int = Field(default=0, ge=0)
+    """Steps of linear warm-up from 0."""
+    min_lr_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Final learning rate as a fraction of the peak."""
+
+
+class ConstantSchedule(SpecModel):
+    """Linear warm-up, then a constant learning rate."""
+
+    kind: Literal["constant"]
+    warmup_steps: int = Field(default=0, ge=0)
+    """Steps of linear warm-up from 0."""
+
+
+class WsdSchedule(SpecModel):
+    """Warm-up, stable, decay: constant after warm-up, then a linear decay over the last `decay_fraction`."""
+
+    kind: Literal["wsd"]
+    warmup_steps: int = Field(default=0, ge=0)
+    """Steps of linear warm-up from 0."""
+    decay_fraction: float = Field(default=0.2, gt=0.0, le=1.0)
+    """Share of the steps spent decaying."""
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Final learning rate as a fraction of the peak."""
+
+
+Schedule = Annotated[CosineSchedule | ConstantSchedule | WsdSchedule, Field(discriminator="kind")]
+
+
+class Train(StepBase):
+    """Pre-train (or continue training) a decoder with MaxText."""
+
+    kind: Literal["train"]
+    output: ClassVar[OutputKind] = "model"
+
+    data: StepRef | dict[StepRef, Annotated[float, Field(gt=0.0)]]
+    """A tokenize step, or a mixture `{ "@a" = 0.7, "@b" = 0.3 }` (weights are normalised)."""
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({}))
+    """Architecture and sizes."""
+    optimizer: Optimizer = Field(default_factory=lambda: Optimizer.model_validate({}))
+    """Optimizer and regularisers."""
+    schedule: Schedule = Field(default_factory=lambda: CosineSchedule(kind="cosine"))
+    """Learning-rate schedule."""
+    steps: int = Field(ge=1)
+    """Optimizer steps to train for."""
+    batch_size: int = Field(ge=1)
+    """Sequences per optimizer step (global batch)."""
+    seed: int = Field(default=0, ge=0)
+    """Seed of initialisation and data order."""
+    init_from: StepRef | None = None
+    """Initialise weights from another train step's final checkpoint (e.g. a cooldown); None starts from scratch."""
+    eval_every: int | None = Field(default=None, ge=1)
+    """Compute validation loss every N steps; None only at the end."""
+    checkpoint_every: int | None = execution_only(default=None, ge=1)
+    """Save a checkpoint every N steps (the final one is always saved); execution-only."""
+
+    def references(self) -> Refs:
+        refs: Refs = []
+        if isinstance(self.data, str):
+            refs.append((("data",), ref_name(self.data), ("tokens",)))
+        else:
+            refs.extend((("data", ref), ref_name(ref), ("tokens",)) for ref in self.data)
+        if self.init_from is not None:
+            refs.append((("init_from",), ref_name(self.init_from), ("model",)))
+        return refs
+
+    def cross_field_errors(self) -> Problems:
+        problems: Problems = [(("model", *path), msg) for path, msg in self.model.cross_field_errors()]
+        if self.schedule.warmup_steps >= self.steps:
+            problems.append((("schedule", "warmup_steps"),
+                             f"must be less than steps ({self.steps}), got {self.schedule.warmup_steps}"))
+        return problems
