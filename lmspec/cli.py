@@ -36,8 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         import traceback
 
-        print("lmspec: internal error (a bug in lmspec, not in your spec); rerun with --debug for the traceback:\n"
-              + traceback.format_exc().strip().splitlines()[-1], file=sys.stderr)
+        print(
+            "lmspec: internal error (a bug in lmspec, not in your spec); rerun with --debug for the traceback:\n"
+            + traceback.format_exc().strip().splitlines()[-1],
+            file=sys.stderr,
+        )
         return 3
 
 
@@ -47,10 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     validate = commands.add_parser("validate", help="check specs: schema, references, cycles (CI-ready)")
-    validate.add_argument("specs", nargs="+", type=Path, metavar="SPEC",
-                          help="spec files, or directories searched for *.toml, *.yaml, *.yml")
-    validate.add_argument("--format", choices=("text", "github"), default="text",
-                          help="github prints ::error annotations for pull requests")
+    validate.add_argument(
+        "specs",
+        nargs="+",
+        type=Path,
+        metavar="SPEC",
+        help="spec files, or directories searched for *.toml, *.yaml, *.yml",
+    )
+    validate.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="github prints ::error annotations for pull requests",
+    )
     validate.set_defaults(handler=_validate)
 
     compile_ = commands.add_parser("compile", help="show the plan: steps, hashes, output paths, statuses")
@@ -72,8 +84,13 @@ def _spec_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES
+                and p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not found:
                 raise UsageError(f"{path}: no spec files (*.toml, *.yaml, *.yml) in this directory")
             files.extend(found)

@@ -30,8 +30,10 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
     """Validate and compile `path` into a Plan whose outputs live under `root`."""
     valid = check(path)
     if valid is None:
-        raise UsageError(f"{path} is a fragment (it has no [experiment] table): other specs can extend it, "
-                         "but it cannot be compiled or run on its own")
+        raise UsageError(
+            f"{path} is a fragment (it has no [experiment] table): other specs can extend it, "
+            "but it cannot be compiled or run on its own"
+        )
     resolved_root = normalize_root(root or default_root())
     hashes: dict[str, str] = {}
     steps = []
@@ -40,6 +42,15 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
         inputs = valid.inputs[name]
         fp = fingerprint(config, {i: hashes[i] for i in inputs})
         hashes[name] = step_hash(fp)
-        steps.append(StepPlan(name=name, kind=config.kind, config=config, inputs=inputs, hash=hashes[name],
-                              output_path=join(resolved_root, f"{name}-{hashes[name]}"), fingerprint=fp))
+        steps.append(
+            StepPlan(
+                name=name,
+                kind=config.kind,
+                config=config,
+                inputs=inputs,
+                hash=hashes[name],
+                output_path=join(resolved_root, f"{name}-{hashes[name]}"),
+                fingerprint=fp,
+            )
+        )
     return Plan(spec_file=str(path), experiment=valid.spec.experiment, root=resolved_root, steps=tuple(steps))

@@ -57,11 +57,13 @@ def expand(path: Path) -> Expanded:
     _substitute_vars(document.data, problems)
     if not problems.items:  # sweeping unresolved text would only repeat the same errors per point
         _expand_sweep(document.data, problems)
-    return Expanded(display_path(path), document.data, document.source_map, "experiment" not in document.data,
-                    problems.items)
+    return Expanded(
+        display_path(path), document.data, document.source_map, "experiment" not in document.data, problems.items
+    )
 
 
 # -- extends -----------------------------------------------------------------------------------
+
 
 def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
     document = load_document(path)
@@ -69,7 +71,7 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
     experiment = document.data.get("experiment")
     extends = experiment.pop("extends", []) if isinstance(experiment, dict) else []
     if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
-        problems.add(("experiment", "extends"), "expected a list of spec paths, e.g. extends = [\"base/model.toml\"]")
+        problems.add(("experiment", "extends"), 'expected a list of spec paths, e.g. extends = ["base/model.toml"]')
         problems.raise_if_any()
     merged: dict[str, Any] = {}
     merged_map = SourceMap()
@@ -77,13 +79,16 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
         where = ("experiment", "extends", index)
         target = (path.parent / relative).resolve()
         if target in (*chain, path):
-            loop = (*chain, path)[(*chain, path).index(target):]
+            loop = (*chain, path)[(*chain, path).index(target) :]
             cycle = " -> ".join(display_path(p) for p in (*loop, target))
             problems.add(where, f"extends cycle: {cycle}")
             continue
         if not target.is_file():
-            problems.add(where, f"extended file not found: {relative} (resolved to {target}); "
-                                "paths are relative to the file that extends them")
+            problems.add(
+                where,
+                f"extended file not found: {relative} (resolved to {target}); "
+                "paths are relative to the file that extends them",
+            )
             continue
         try:
             base = _load_with_extends(target, (*chain, path))
@@ -102,8 +107,7 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
     return Document(path, merged, merged_map)
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any], path: DataPath,
-                replaced: list[DataPath]) -> dict[str, Any]:
+def _deep_merge(base: dict[str, Any], over: dict[str, Any], path: DataPath, replaced: list[DataPath]) -> dict[str, Any]:
     """Tables merge key by key; any other value in `over` replaces the base value (lists included)."""
     out = dict(base)
     for key, value in over.items():
@@ -117,6 +121,7 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any], path: DataPath,
 
 
 # -- vars --------------------------------------------------------------------------------------
+
 
 def _substitute_vars(data: dict[str, Any], problems: _Problems) -> None:
     variables = data.get("vars", {})
@@ -161,8 +166,11 @@ def _substitute(value: Any, path: DataPath, variables: dict[str, Any], problems:
             return match.group()
         found = variables[name]
         if isinstance(found, (dict, list)):
-            problems.add(path, f"${{vars.{name}}} is a {'table' if isinstance(found, dict) else 'list'} "
-                               "and cannot be spliced into text; use it as the whole value")
+            problems.add(
+                path,
+                f"${{vars.{name}}} is a {'table' if isinstance(found, dict) else 'list'} "
+                "and cannot be spliced into text; use it as the whole value",
+            )
             return match.group()
         return str(found).lower() if isinstance(found, bool) else str(found)
 
@@ -172,13 +180,14 @@ def _substitute(value: Any, path: DataPath, variables: dict[str, Any], problems:
 def _var_name(reference: str, path: DataPath, variables: dict[str, Any], problems: _Problems) -> str | None:
     m = _VAR.match(reference.strip())
     if not m:
-        problems.add(path, f"unknown substitution ${{{reference}}}: only ${{vars.NAME}} is supported "
-                           "(write $${ for a literal ${)")
+        problems.add(
+            path,
+            f"unknown substitution ${{{reference}}}: only ${{vars.NAME}} is supported (write $${{ for a literal ${{)",
+        )
         return None
     name = m.group(1)
     if name not in variables:
-        problems.add(path, f"undefined variable ${{vars.{name}}}{_suggest(name, variables)}; "
-                           "define it under [vars]")
+        problems.add(path, f"undefined variable ${{vars.{name}}}{_suggest(name, variables)}; define it under [vars]")
         return None
     return name
 
@@ -190,6 +199,7 @@ def _suggest(name: str, candidates: Any) -> str:
 
 # -- sweep -------------------------------------------------------------------------------------
 
+
 def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
     sweep = data.get("sweep")
     steps = data.get("steps")
@@ -197,7 +207,7 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
         return
     if not isinstance(sweep, dict) or not isinstance(steps, dict):
         if not isinstance(sweep, dict):
-            problems.add(("sweep",), "expected a table of \"steps.NAME.FIELD\" = [values]")
+            problems.add(("sweep",), 'expected a table of "steps.NAME.FIELD" = [values]')
         return
     axes: list[tuple[str, tuple[str | int, ...], list[Any]]] = []
     for key, values in sweep.items():
@@ -240,8 +250,7 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
 def _sweep_target(key: str, steps: dict[str, Any], problems: _Problems) -> tuple[str | int, ...] | None:
     parts = key.split(".")
     if len(parts) < 3 or parts[0] != "steps" or not all(parts):
-        problems.add(("sweep", key), "sweep keys are dotted step fields, e.g. \"steps.model.optimizer.lr\"",
-                     at_key=True)
+        problems.add(("sweep", key), 'sweep keys are dotted step fields, e.g. "steps.model.optimizer.lr"', at_key=True)
         return None
     name = parts[1]
     if name not in steps:
@@ -250,8 +259,11 @@ def _sweep_target(key: str, steps: dict[str, Any], problems: _Problems) -> tuple
     target: tuple[str | int, ...] = tuple(int(p) if p.isdigit() else p for p in parts[1:])
     node: Any = steps[name]
     for part in target[1:-1]:
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+        )
         if node is None:
             break
     if not isinstance(node, (dict, list)) and len(target) > 2:

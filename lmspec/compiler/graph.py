@@ -8,8 +8,9 @@ from typing import TypeVar
 Info = TypeVar("Info")
 
 
-def walk(nodes: Iterable[str], edges: Callable[[str], Iterable[tuple[str, Info]]]
-         ) -> tuple[list[str], list[tuple[list[str], Info]]]:
+def walk[Info](
+    nodes: Iterable[str], edges: Callable[[str], Iterable[tuple[str, Info]]]
+) -> tuple[list[str], list[tuple[list[str], Info]]]:
     """Inputs-first order of `nodes` (ties in the given order) and every cycle found with the edge closing it.
 
     `edges(node)` yields (upstream node, info); targets outside `nodes` must be left out by the caller.
@@ -28,7 +29,7 @@ def walk(nodes: Iterable[str], edges: Callable[[str], Iterable[tuple[str, Info]]
             for target, info in stack[-1]:
                 seen = state.get(target)
                 if seen == 1:
-                    cycles.append(([*path[path.index(target):], target], info))
+                    cycles.append(([*path[path.index(target) :], target], info))
                 elif seen is None:
                     state[target] = 1
                     path.append(target)

@@ -38,8 +38,13 @@ _PATTERN_MEANINGS = {
 }
 
 
-def diagnostics_from_errors(errors: list[ErrorDetails], data: dict[str, Any], root: type[BaseModel],
-                            source_map: SourceMap, prefix: DataPath = ()) -> list[Diagnostic]:
+def diagnostics_from_errors(
+    errors: list[ErrorDetails],
+    data: dict[str, Any],
+    root: type[BaseModel],
+    source_map: SourceMap,
+    prefix: DataPath = (),
+) -> list[Diagnostic]:
     """One diagnostic per distinct problem; errors from the branches of one union become one message."""
     grouped: dict[tuple[DataPath, bool, int], list[ErrorDetails]] = {}
     for index, error in enumerate(errors):
@@ -68,13 +73,10 @@ def _data_path(error: ErrorDetails, data: Any) -> tuple[DataPath, bool, bool]:
     for part in error["loc"]:
         if part == "[key]":
             return path, True, in_branch
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if _has(node, part):
             node = node[part]
         elif error["type"] in ("missing", "extra_forbidden") and part == error["loc"][-1]:
-            return ((path, True, in_branch) if error["type"] == "missing"
-                    else ((*path, part), True, in_branch))
+            return (path, True, in_branch) if error["type"] == "missing" else ((*path, part), True, in_branch)
         else:  # a discriminated-union tag ("train") or a plain union's branch label ("constrained-str")
             in_branch = in_branch or not (isinstance(node, dict) and node.get("kind") == part)
             continue
@@ -82,6 +84,12 @@ def _data_path(error: ErrorDetails, data: Any) -> tuple[DataPath, bool, bool]:
     if error["type"] == "union_tag_invalid":
         return (*path, "kind"), False, in_branch
     return path, error["type"] == "union_tag_not_found", in_branch
+
+
+def _has(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def _message(group: list[ErrorDetails], path: DataPath, root: type[BaseModel], data: dict[str, Any]) -> str:
@@ -103,7 +111,7 @@ def _message(group: list[ErrorDetails], path: DataPath, root: type[BaseModel], d
         noun = "step kind" if len(path) == 3 and path[0] == "steps" else "kind"
         return f"unknown {noun} `{tag}`{_did_you_mean(tag, expected)}; expected one of {', '.join(expected)}"
     if kind == "union_tag_not_found":
-        return "missing `kind`: every step and rule says what it is, e.g. kind = \"train\""
+        return 'missing `kind`: every step and rule says what it is, e.g. kind = "train"'
     if kind == "literal_error":
         expected = _quoted_values(str(ctx.get("expected", "")))
         got = error["input"]

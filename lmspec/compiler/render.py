@@ -80,8 +80,7 @@ def text_tree(plan: Plan) -> Any:
 
     def label(step: StepPlan) -> str:
         status = statuses[step.name]
-        return (f"[bold]{step.name}[/]  [dim]{step.kind}[/]  [cyan]{step.hash}[/]  "
-                f"[{_STATUS_STYLE[status]}]{status}[/]")
+        return f"[bold]{step.name}[/]  [dim]{step.kind}[/]  [cyan]{step.hash}[/]  [{_STATUS_STYLE[status]}]{status}[/]"
 
     def add(parent: Tree, step: StepPlan) -> None:
         if step.name in shown:
@@ -92,8 +91,7 @@ def text_tree(plan: Plan) -> Any:
         for name in step.inputs:
             add(node, by_name[name])
 
-    counts = {s: list(statuses.values()).count(s) for s in _STATUS_STYLE if s in statuses.values()}
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    summary = ", ".join(f"{n} {s}" for s in _STATUS_STYLE if (n := sum(v == s for v in statuses.values())))
     tree = Tree(f"[bold]{plan.experiment.name}[/]  {len(plan.steps)} steps ({summary})  root: {plan.root}")
     for step in plan.steps:
         if step.name not in used:

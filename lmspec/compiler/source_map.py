@@ -62,7 +62,7 @@ class SourceMap:
         """Give `dst` and everything under it the locations of `src` (a sweep copy of a step)."""
         for table in (self.keys, self.values):
             for path in [p for p in table if p[: len(src)] == src]:
-                table[dst + path[len(src):]] = table[path]
+                table[dst + path[len(src) :]] = table[path]
         self.renamed[dst] = src
 
 

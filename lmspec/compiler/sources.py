@@ -104,8 +104,9 @@ def _mark(mark: Any) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
 
-def _yaml_value(loader: Any, node: Any, path: DataPath, shown: str, source_map: SourceMap,
-                problems: list[Diagnostic]) -> Any:
+def _yaml_value(
+    loader: Any, node: Any, path: DataPath, shown: str, source_map: SourceMap, problems: list[Diagnostic]
+) -> Any:
     import yaml
 
     source_map.values[path] = Location(shown, *_mark(node.start_mark))

@@ -37,8 +37,7 @@ def validate(expanded: Expanded) -> ValidSpec | None:
         spec = ExperimentSpec.model_validate(expanded.data)
         steps = dict(spec.steps)
     except ValidationError as exc:
-        report.extend(diagnostics_from_errors(_kept(exc, expanded), expanded.data, ExperimentSpec,
-                                              expanded.source_map))
+        report.extend(diagnostics_from_errors(_kept(exc, expanded), expanded.data, ExperimentSpec, expanded.source_map))
         steps = _valid_steps(expanded.data.get("steps"))
 
     raw_steps = expanded.data.get("steps")
@@ -67,8 +66,7 @@ class _Report:
     def at(self, path: DataPath, message: str, at_key: bool = False) -> None:
         source_map = self.expanded.source_map
         where = source_map.key(path) if at_key else source_map.value(path)
-        self.items.append(Diagnostic(where.file, where.line, where.col, dotted(source_map.source_path(path)),
-                                     message))
+        self.items.append(Diagnostic(where.file, where.line, where.col, dotted(source_map.source_path(path)), message))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -99,8 +97,9 @@ def _valid_steps(raw: Any) -> dict[str, StepBase]:
     return out
 
 
-def _check_references(steps: dict[str, StepBase], raw_steps: dict[str, Any], names: list[str],
-                      report: _Report) -> dict[str, list[tuple[str, DataPath]]]:
+def _check_references(
+    steps: dict[str, StepBase], raw_steps: dict[str, Any], names: list[str], report: _Report
+) -> dict[str, list[tuple[str, DataPath]]]:
     """Every reference must name a step whose output fits the field. Returns edges: step -> [(input, field)]."""
     edges: dict[str, list[tuple[str, DataPath]]] = {}
     for name in raw_steps:
@@ -121,8 +120,11 @@ def _check_references(steps: dict[str, StepBase], raw_steps: dict[str, Any], nam
             if upstream is not None and upstream.output not in accepted:
                 wanted = " or ".join(OUTPUT_KIND_PHRASES[k] for k in accepted)
                 kind = getattr(upstream, "kind", "?")
-                report.at(path, f"`@{target}` is a {kind} step, which produces {upstream.output}; "
-                                f"`{field[0]}` needs {wanted}", at_key)
+                report.at(
+                    path,
+                    f"`@{target}` is a {kind} step, which produces {upstream.output}; `{field[0]}` needs {wanted}",
+                    at_key,
+                )
     return edges
 
 

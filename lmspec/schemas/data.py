@@ -6,7 +6,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from lmspec.schemas.base import Problems, Refs, DataStepBase, OutputKind, SpecModel, StepBase, StepRef, ref_name
+from lmspec.schemas.base import DataStepBase, OutputKind, Problems, Refs, SpecModel, StepBase, StepRef, ref_name
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -87,8 +87,10 @@ class TrainClassifier(StepBase):
 
     def cross_field_errors(self) -> Problems:
         both = sorted(set(self.positive) & set(self.negative))
-        return [(("negative",), f"{ref} is both positive and negative; a class cannot be its own counter-example")
-                for ref in both]
+        return [
+            (("negative",), f"{ref} is both positive and negative; a class cannot be its own counter-example")
+            for ref in both
+        ]
 
 
 class LanguageRule(SpecModel):
@@ -141,8 +143,9 @@ class GopherQualityRule(SpecModel):
         if self.min_words >= self.max_words:
             problems.append((("min_words",), f"must be less than max_words ({self.max_words}), got {self.min_words}"))
         if self.min_mean_word_length >= self.max_mean_word_length:
-            problems.append((("min_mean_word_length",),
-                             f"must be less than max_mean_word_length ({self.max_mean_word_length})"))
+            problems.append(
+                (("min_mean_word_length",), f"must be less than max_mean_word_length ({self.max_mean_word_length})")
+            )
         return problems
 
 
@@ -186,9 +189,11 @@ class Filter(DataStepBase):
         return refs
 
     def cross_field_errors(self) -> Problems:
-        return [(("rules", i, *path), message)
-                for i, rule in enumerate(self.rules)
-                for path, message in rule.cross_field_errors()]
+        return [
+            (("rules", i, *path), message)
+            for i, rule in enumerate(self.rules)
+            for path, message in rule.cross_field_errors()
+        ]
 
 
 class Dedup(DataStepBase):
@@ -217,5 +222,6 @@ class Dedup(DataStepBase):
         if self.method == "minhash":
             return []
         misplaced = sorted(self.model_fields_set & {"jaccard", "num_perm", "ngram", "seed"})
-        return [((name,), "applies only to method = \"minhash\"; remove it or set method = \"minhash\"")
-                for name in misplaced]
+        return [
+            ((name,), 'applies only to method = "minhash"; remove it or set method = "minhash"') for name in misplaced
+        ]

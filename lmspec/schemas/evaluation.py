@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from lmspec.schemas.base import Problems, Refs, OutputKind, SpecModel, StepBase, StepRef, execution_only, ref_name
+from lmspec.schemas.base import OutputKind, Problems, Refs, SpecModel, StepBase, StepRef, execution_only, ref_name
 
 
 class LmEvalConfig(SpecModel):

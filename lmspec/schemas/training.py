@@ -6,7 +6,17 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from lmspec.schemas.base import Problems, Refs, OutputKind, SpecModel, StepBase, StepRef, execution_only, is_ref, ref_name
+from lmspec.schemas.base import (
+    OutputKind,
+    Problems,
+    Refs,
+    SpecModel,
+    StepBase,
+    StepRef,
+    execution_only,
+    is_ref,
+    ref_name,
+)
 
 
 class TrainTokenizer(StepBase):
@@ -55,12 +65,33 @@ class Tokenize(StepBase):
 
 
 MODEL_PRESETS: dict[str, dict[str, int]] = {
-    "tiny": {"emb_dim": 128, "num_layers": 2, "num_heads": 4, "num_kv_heads": 4, "mlp_dim": 512,
-             "head_dim": 32, "seq_len": 128},
-    "small": {"emb_dim": 256, "num_layers": 4, "num_heads": 4, "num_kv_heads": 4, "mlp_dim": 1024,
-              "head_dim": 64, "seq_len": 256},
-    "base": {"emb_dim": 512, "num_layers": 8, "num_heads": 8, "num_kv_heads": 8, "mlp_dim": 2048,
-             "head_dim": 64, "seq_len": 512},
+    "tiny": {
+        "emb_dim": 128,
+        "num_layers": 2,
+        "num_heads": 4,
+        "num_kv_heads": 4,
+        "mlp_dim": 512,
+        "head_dim": 32,
+        "seq_len": 128,
+    },
+    "small": {
+        "emb_dim": 256,
+        "num_layers": 4,
+        "num_heads": 4,
+        "num_kv_heads": 4,
+        "mlp_dim": 1024,
+        "head_dim": 64,
+        "seq_len": 256,
+    },
+    "base": {
+        "emb_dim": 512,
+        "num_layers": 8,
+        "num_heads": 8,
+        "num_kv_heads": 8,
+        "mlp_dim": 2048,
+        "head_dim": 64,
+        "seq_len": 512,
+    },
 }
 """Llama-style decoder sizes. A preset's numbers are resolved into the config, so they are hashed."""
 
@@ -198,6 +229,10 @@ class Train(StepBase):
     def cross_field_errors(self) -> Problems:
         problems: Problems = [(("model", *path), msg) for path, msg in self.model.cross_field_errors()]
         if self.schedule.warmup_steps >= self.steps:
-            problems.append((("schedule", "warmup_steps"),
-                             f"must be less than steps ({self.steps}), got {self.schedule.warmup_steps}"))
+            problems.append(
+                (
+                    ("schedule", "warmup_steps"),
+                    f"must be less than steps ({self.steps}), got {self.schedule.warmup_steps}",
+                )
+            )
         return problems
