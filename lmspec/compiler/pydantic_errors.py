@@ -55,6 +55,8 @@ def diagnostics_from_errors(
         full = (*prefix, *path)
         where = source_map.key(full) if at_key else source_map.value(full)
         message = _message(group, path, root, data)
+        if group[0]["type"] == "missing":  # located at the enclosing table, named in full
+            full = (*full, group[0]["loc"][-1])
         field = dotted(source_map.source_path(full))
         out.append(Diagnostic(where.file, where.line, where.col, field, message))
     return out
@@ -83,7 +85,7 @@ def _data_path(error: ErrorDetails, data: Any) -> tuple[DataPath, bool, bool]:
         path = (*path, part)
     if error["type"] == "union_tag_invalid":
         return (*path, "kind"), False, in_branch
-    return path, error["type"] == "union_tag_not_found", in_branch
+    return path, error["type"] in ("union_tag_not_found", "extra_forbidden"), in_branch
 
 
 def _has(node: Any, part: int | str) -> bool:

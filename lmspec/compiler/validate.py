@@ -120,9 +120,12 @@ def _check_references(
             if upstream is not None and upstream.output not in accepted:
                 wanted = " or ".join(OUTPUT_KIND_PHRASES[k] for k in accepted)
                 kind = getattr(upstream, "kind", "?")
+                article = "an" if kind[0] in "aeiou" else "a"
+                field_name = dotted(tuple(p for p in field if not (isinstance(p, str) and p.startswith("@"))))
                 report.at(
                     path,
-                    f"`@{target}` is a {kind} step, which produces {upstream.output}; `{field[0]}` needs {wanted}",
+                    f"`@{target}` is {article} {kind} step, which produces {upstream.output}; "
+                    f"`{field_name}` needs {wanted}",
                     at_key,
                 )
     return edges
