@@ -7,9 +7,14 @@ spec never prints a traceback; `--debug` shows one for lmspec's own bugs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+# pydantic scans every installed distribution's entry points for plugins at first use; with the
+# engines installed that is ~200 dist-infos read on each start. lmspec uses no pydantic plugin.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from lmspec.errors import Diagnostic, LmspecError, SpecError, UsageError
 

@@ -64,6 +64,7 @@ class SpecModel(BaseModel):
         strict=True,
         validate_default=True,
         use_attribute_docstrings=True,
+        defer_build=True,
     )
 
     def cross_field_errors(self) -> Problems:
