@@ -56,8 +56,10 @@ def main() -> None:
             start = time.perf_counter()
             plan = compile_spec(spec, tmp)
             times.append(time.perf_counter() - start)
-        print(f"validate+compile, {len(plan.steps)} steps, {spec.stat().st_size // 1024} KiB spec: "
-              f"best {min(times):.3f} s, median {statistics.median(times):.3f} s over {args.repeat} runs")
+        print(
+            f"validate+compile, {len(plan.steps)} steps, {spec.stat().st_size // 1024} KiB spec: "
+            f"best {min(times):.3f} s, median {statistics.median(times):.3f} s over {args.repeat} runs"
+        )
 
     command = [str(Path(sys.executable).with_name("lmspec")), "validate", "examples/quickstart.toml"]
     walls = []
@@ -65,8 +67,10 @@ def main() -> None:
         start = time.perf_counter()
         subprocess.run(command, cwd=REPO, check=True, capture_output=True)
         walls.append(time.perf_counter() - start)
-    print(f"`lmspec validate examples/quickstart.toml` as a process: best {min(walls):.3f} s, "
-          f"median {statistics.median(walls):.3f} s over {len(walls)} runs")
+    print(
+        f"`lmspec validate examples/quickstart.toml` as a process: best {min(walls):.3f} s, "
+        f"median {statistics.median(walls):.3f} s over {len(walls)} runs"
+    )
 
 
 if __name__ == "__main__":

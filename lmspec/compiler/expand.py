@@ -256,19 +256,27 @@ def _sweep_target(key: str, steps: dict[str, Any], problems: _Problems) -> tuple
     if name not in steps:
         problems.add(("sweep", key), f"no step named `{name}`{_suggest(name, steps)}", at_key=True)
         return None
-    target: tuple[str | int, ...] = tuple(int(p) if p.isdigit() else p for p in parts[1:])
+    target: tuple[str | int, ...] = (name,)
     node: Any = steps[name]
-    for part in target[1:-1]:
-        node = (
-            node.get(part)
-            if isinstance(node, dict)
-            else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
-        )
-        if node is None:
-            break
-    if not isinstance(node, (dict, list)) and len(target) > 2:
-        problems.add(("sweep", key), f"`{'.'.join(parts[2:-1])}` is not a table in step `{name}`", at_key=True)
-        return None
+    for position, part in enumerate(parts[2:]):
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                problems.add(
+                    ("sweep", key),
+                    f"`{part}` is not an index of the {len(node)}-item list `{'.'.join(parts[2 : 2 + position])}`",
+                    at_key=True,
+                )
+                return None
+            target = (*target, int(part))
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            target = (*target, part)
+            node = node.get(part, {})  # a table the step leaves to defaults is created
+        else:
+            problems.add(
+                ("sweep", key), f"`{'.'.join(parts[2 : 2 + position])}` is not a table in step `{name}`", at_key=True
+            )
+            return None
     return target
 
 

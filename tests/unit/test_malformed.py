@@ -372,6 +372,14 @@ CASES: list[tuple[str, str, int, int, str, str]] = [
     ),
     ("sweep-bad-key", VALID + '\n[sweep]\n"lr" = [1]\n', 25, 1, "sweep.lr", "sweep keys are dotted step fields"),
     (
+        "sweep-path-through-list",
+        VALID + '\n[sweep]\n"steps.model.data.x" = [1]\n',
+        25,
+        1,
+        'sweep."steps.model.data.x"',
+        "`data` is not a table in step `model`",
+    ),
+    (
         "sweep-bad-value-located",
         VALID + '\n[sweep]\n"steps.model.batch_size" = [4, -2]\n',
         25,
