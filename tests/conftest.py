@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from lmspec.compiler import check
 from lmspec.errors import Diagnostic, SpecError
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI replays the same examples on every run, so a red build always reproduces; local runs explore new ones.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def diagnostics_of(path: Path) -> list[Diagnostic]:

@@ -126,8 +126,9 @@ class ModelConfig(SpecModel):
         """Put the preset's sizes under whatever the user set, so the hash covers the real sizes."""
         if not isinstance(data, dict):
             return data
-        preset = MODEL_PRESETS.get(data.get("preset", "tiny"), {})
-        return {**preset, **data}
+        preset = data.get("preset", "tiny")
+        sizes = MODEL_PRESETS.get(preset, {}) if isinstance(preset, str) else {}  # a bad preset is reported later
+        return {**sizes, **data}
 
     def cross_field_errors(self) -> Problems:
         if self.num_heads % self.num_kv_heads:
