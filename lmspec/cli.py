@@ -16,7 +16,12 @@ from pathlib import Path
 # engines installed that is ~200 dist-infos read on each start. lmspec uses no pydantic plugin.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+from typing import TYPE_CHECKING
+
 from lmspec.errors import Diagnostic, LmspecError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from lmspec.catalog import Catalog
 
 SCHEMA_PATH = Path("schemas/experiment.schema.json")
 
@@ -76,11 +81,46 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--root", help="output root, a directory or URL (default: $LMSPEC_ROOT or ./lmspec-runs)")
     compile_.set_defaults(handler=_compile)
 
+    run = commands.add_parser("run", help="execute the plan on Luigi; record outputs in the catalog")
+    run.add_argument("spec", type=Path, metavar="SPEC")
+    _add_root_options(run)
+    run.add_argument("--workers", type=int, default=1, help="Luigi worker processes (default 1)")
+    run.add_argument("--scheduler", metavar="HOST:PORT", help="a running central scheduler (luigid)")
+    run.add_argument("--force", nargs="+", default=[], metavar="STEP", help="re-run these steps and their dependents")
+    run.add_argument("--dry-run", action="store_true", help="show what would run, run nothing")
+    run.add_argument("--quiet", action="store_true", help="one plain line per event instead of the live view")
+    run.set_defaults(handler=_run)
+
+    explain = commands.add_parser("explain", help="why STEP has its hash: a field diff against its last run")
+    explain.add_argument("spec", type=Path, metavar="SPEC")
+    explain.add_argument("step", metavar="STEP")
+    _add_root_options(explain)
+    explain.set_defaults(handler=_explain)
+
+    catalog = commands.add_parser("catalog", help="query what has been produced, from what")
+    catalog_commands = catalog.add_subparsers(dest="catalog_command", required=True, metavar="QUERY")
+    for name, help_text in (
+        ("ls", "artifacts, newest first"),
+        ("show", "one artifact (by hash, hash prefix, output path or step name)"),
+        ("lineage", "the upstream tree of an artifact, down to raw inputs"),
+    ):
+        query = catalog_commands.add_parser(name, help=help_text)
+        if name != "ls":
+            query.add_argument("key", metavar="HASH|PATH" + ("|STEP" if name == "show" else ""))
+        _add_root_options(query)
+        query.add_argument("--json", action="store_true", help="machine-readable output")
+        query.set_defaults(handler=_catalog)
+
     schema = commands.add_parser("schema", help=f"write the JSON Schema for editors to {SCHEMA_PATH}")
     schema.add_argument("--output", type=Path, default=SCHEMA_PATH, help="where to write it ('-' for stdout)")
     schema.add_argument("--check", action="store_true", help="exit 1 if the file on disk is stale, write nothing")
     schema.set_defaults(handler=_schema)
     return parser
+
+
+def _add_root_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", help="output root (default: $LMSPEC_ROOT or ./lmspec-runs)")
+    parser.add_argument("--catalog", metavar="URL", help="SQLAlchemy URL (default: sqlite:///<root>/catalog.sqlite)")
 
 
 def _spec_files(paths: list[Path]) -> list[Path]:
@@ -146,6 +186,98 @@ def _compile(args: argparse.Namespace) -> int:
         Console().print(text_tree(plan))
     else:
         print(render(plan, args.format))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lmspec.compiler import compile_spec
+
+    plan = compile_spec(args.spec, args.root)
+    if args.dry_run:
+        pending = [s.name for s in plan.steps if plan.status(s) != "cached"]
+        print(f"{len(plan.steps)} steps, {len(pending)} would run: {', '.join(pending) or 'none'}")
+        return 0
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    from lmspec.runtime.progress import wants_live
+    from lmspec.runtime.runner import describe, run_plan
+
+    summary = run_plan(
+        plan,
+        args.spec,
+        catalog_url=args.catalog,
+        workers=args.workers,
+        scheduler=_host_port(args.scheduler),
+        force=tuple(args.force),
+        live=wants_live(args.quiet) and args.workers == 1,
+    )
+    for line in describe(summary):
+        print(line)
+    return 0 if summary.ok else 1
+
+
+def _host_port(value: str | None) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--scheduler wants HOST:PORT, e.g. 127.0.0.1:8082; got {value!r}")
+    return host, int(port)
+
+
+def _open_catalog(args: argparse.Namespace) -> Catalog:
+    from lmspec.catalog import Catalog, default_catalog_url
+    from lmspec.compiler import default_root
+    from lmspec.compiler.plan import normalize_root
+
+    url = args.catalog or default_catalog_url(normalize_root(args.root or default_root()))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise UsageError(
+            f"no catalog at {url.removeprefix('sqlite:///')}: run `lmspec run` first, "
+            "or point --root / --catalog at an existing one"
+        )
+    return Catalog(url).open(create=False)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from lmspec.catalog.explain import explain
+    from lmspec.compiler import compile_spec
+
+    plan = compile_spec(args.spec, args.root)
+    if args.step not in {s.name for s in plan.steps}:
+        raise UsageError(f"{args.spec} has no step `{args.step}`; steps: {', '.join(s.name for s in plan.steps)}")
+    for line in explain(plan, args.step, _open_catalog(args)):
+        print(line)
+    return 0
+
+
+def _catalog(args: argparse.Namespace) -> int:
+    import json
+
+    from lmspec.catalog.lineage import lineage_tree, render_tree
+
+    catalog = _open_catalog(args)
+    if args.catalog_command == "ls":
+        records = catalog.artifacts()
+        if args.json:
+            print(json.dumps([r.to_json() for r in records], indent=2))
+        else:
+            for r in records:
+                print(f"{r.step_name:<24} {r.kind:<16} {r.hash}  {r.status:<9} {r.experiment:<24} {r.output_path}")
+        return 0
+    record = catalog.find(args.key)
+    if record is None:
+        raise UsageError(f"no artifact matches `{args.key}` in {catalog.url}")
+    if args.catalog_command == "show":
+        print(json.dumps(record.to_json(), indent=2))
+        return 0
+    tree = lineage_tree(catalog, record)
+    if args.json:
+        print(json.dumps(tree, indent=2))
+    else:
+        from rich.console import Console
+
+        Console(width=200).print(render_tree(tree))
     return 0
 
 

@@ -1,0 +1,52 @@
+"""`lmspec explain`: why a step has its hash, field by field against its latest earlier artifact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmspec.catalog.store import Catalog
+from lmspec.compiler.plan import Plan
+
+
+def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
+    """Lines `field: old -> new` for every leaf that differs (added and removed fields included)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines = []
+        for key in sorted(set(before) | set(after)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                lines.append(f"{sub}: (absent) -> {after[key]!r}")
+            elif key not in after:
+                lines.append(f"{sub}: {before[key]!r} -> (absent)")
+            else:
+                lines.extend(fingerprint_diff(before[key], after[key], sub))
+        return lines
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            line
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for line in fingerprint_diff(b, a, f"{path}[{i}]")
+        ]
+    return [] if before == after else [f"{path}: {before!r} -> {after!r}"]
+
+
+def explain(plan: Plan, step_name: str, catalog: Catalog) -> list[str]:
+    step = plan.step(step_name)
+    lines = [f"{step.name} ({step.kind}) hash {step.hash} -> {step.output_path} [{plan.status(step)}]"]
+    previous = catalog.latest_other(step.name, step.output_path)
+    if previous is None:
+        lines.append(f"no earlier artifact of step `{step.name}` in the catalog: nothing to compare with")
+        return lines
+    lines.append(f"compared with {previous.hash} ({previous.status}, run {previous.run_id}) at {previous.output_path}")
+    changes = fingerprint_diff(previous.fingerprint, step.fingerprint)
+    lines.extend(f"  {line}" for line in changes)
+    for name in step.inputs:
+        now = plan.step(name)
+        old_path = previous.inputs.get(name)
+        if old_path is not None and old_path != now.output_path:
+            lines.append(
+                f"  input `{name}` changed: {old_path} -> {now.output_path} (see `lmspec explain SPEC {name}`)"
+            )
+    if not changes:
+        lines.append("  no field differs (the identity schema or an input's identity changed)")
+    return lines

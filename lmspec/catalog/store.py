@@ -1,0 +1,201 @@
+"""Reading and writing the catalog. Every write is one short transaction, so concurrent runs are safe:
+SQLite in WAL mode with a busy timeout, or a server database (PostgreSQL) through any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from lmspec.catalog import tables
+from lmspec.errors import LmspecError
+
+SCHEMA_VERSION = 1
+"""Bump with a migration when the tables change; opening a catalog of another version is an error."""
+
+
+class CatalogError(LmspecError):
+    """The catalog cannot be opened or used (wrong schema version, unreachable database)."""
+
+
+def default_catalog_url(root: str) -> str:
+    return f"sqlite:///{os.path.join(root, 'catalog.sqlite')}"
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """One artifact as stored, JSON columns decoded."""
+
+    output_path: str
+    hash: str
+    step_name: str
+    kind: str
+    experiment: str
+    run_id: str | None
+    config: dict[str, Any]
+    fingerprint: dict[str, Any]
+    status: str
+    started_at: float | None
+    finished_at: float | None
+    duration_s: float | None
+    counts: dict[str, Any]
+    metrics: dict[str, Any]
+    log_path: str | None
+    error: str | None
+    inputs: dict[str, str]
+    """Input step name -> its output path."""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Catalog:
+    """A handle on one catalog database; safe to use from forked worker processes (one engine per pid)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._pid = -1
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None or self._pid != os.getpid():
+            self._engine = _make_engine(self.url)
+            self._pid = os.getpid()
+        return self._engine
+
+    def open(self, create: bool = True) -> Catalog:
+        """Create the tables if `create` and the database is new; check the schema version."""
+        try:
+            if create:
+                tables.metadata.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    found = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version"))
+                    if found.first() is None:
+                        conn.execute(tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+            with self.engine.connect() as conn:
+                row = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")).first()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot open the catalog at {self.url}: {_first_line(exc)}") from None
+        version = int(row[0]) if row else None
+        if version != SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalog at {self.url} has schema version {version}; this lmspec reads version "
+                f"{SCHEMA_VERSION}. Use a lmspec release that matches, or start a new catalog with --catalog."
+            )
+        return self
+
+    # -- writes ---------------------------------------------------------------------------------
+    def start_run(self, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(tables.runs.insert().values(**values))
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                tables.runs.update().where(tables.runs.c.id == run_id).values(status=status, finished_at=time.time())
+            )
+
+    def record_artifact(self, values: dict[str, Any], inputs: dict[str, str]) -> None:
+        """Insert or replace the artifact at `values['output_path']` and its input edges, atomically."""
+        encoded = {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
+        path = values["output_path"]
+        with self.engine.begin() as conn:
+            conn.execute(tables.inputs.delete().where(tables.inputs.c.output_path == path))
+            conn.execute(tables.artifacts.delete().where(tables.artifacts.c.output_path == path))
+            conn.execute(tables.artifacts.insert().values(**encoded))
+            if inputs:
+                conn.execute(
+                    tables.inputs.insert(),
+                    [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(inputs.items())],
+                )
+
+    # -- reads ----------------------------------------------------------------------------------
+    def artifacts(self, limit: int | None = None) -> list[ArtifactRecord]:
+        query = select(tables.artifacts).order_by(tables.artifacts.c.finished_at.desc().nulls_last())
+        return self._artifacts(query.limit(limit) if limit else query)
+
+    def find(self, key: str) -> ArtifactRecord | None:
+        """An artifact by output path, hash (or unique hash prefix), or step name (the latest one)."""
+        a = tables.artifacts
+        for query in (
+            select(a).where(a.c.output_path == key),
+            select(a).where(a.c.hash == key),
+            select(a).where(a.c.hash.startswith(key)) if len(key) >= 4 else None,
+            select(a).where(a.c.step_name == key).order_by(a.c.finished_at.desc().nulls_last()).limit(1),
+        ):
+            if query is None:
+                continue
+            found = self._artifacts(query)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise CatalogError(f"`{key}` matches {len(found)} artifacts; give more of the hash or the path")
+        return None
+
+    def latest_other(self, step_name: str, output_path: str) -> ArtifactRecord | None:
+        """The most recent artifact of `step_name` other than `output_path` (what `explain` compares with)."""
+        a = tables.artifacts
+        query = (
+            select(a)
+            .where(a.c.step_name == step_name, a.c.output_path != output_path)
+            .order_by(a.c.finished_at.desc().nulls_last())
+            .limit(1)
+        )
+        found = self._artifacts(query)
+        return found[0] if found else None
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(tables.runs).order_by(tables.runs.c.started_at.desc())).mappings().all()
+        return [dict(r) for r in rows]
+
+    def _artifacts(self, query: Any) -> list[ArtifactRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+            paths = [r["output_path"] for r in rows]
+            edges: dict[str, dict[str, str]] = {p: {} for p in paths}
+            if paths:
+                for edge in conn.execute(select(tables.inputs).where(tables.inputs.c.output_path.in_(paths))):
+                    edges[edge.output_path][edge.input_name] = edge.input_path
+        return [
+            ArtifactRecord(
+                **{k: json.loads(v) if k in _JSON_COLUMNS else v for k, v in row.items()},
+                inputs=edges[row["output_path"]],
+            )
+            for row in rows
+        ]
+
+
+_JSON_COLUMNS = frozenset({"config", "fingerprint", "counts", "metrics"})
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///"))), exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets readers and one writer work at once; the busy timeout makes writers queue, not fail.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise CatalogError(f"cannot use catalog URL {url}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, OperationalError) and exc.orig is not None:
+        return str(exc.orig).splitlines()[0]
+    return str(exc).splitlines()[0]

@@ -1,0 +1,147 @@
+"""Step outputs on disk: the lease that makes one process execute a step, and the atomic publish.
+
+Layout beside an output `<root>/<step>-<hash>`:
+  `<out>.lease`      held while a process executes the step (pid, host, token; mtime is its heartbeat)
+  `<out>.tmp-<tok>`  the attempt being written; renamed to `<out>` when the executor returns
+  `<out>.failed`     the last failed attempt, kept for its log
+  `<out>/_SUCCESS`   written last: the only thing that makes a step complete
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lmspec.compiler.plan import SUCCESS_MARKER
+
+LOG_NAME = "lmspec-step.log"
+RESULT_NAME = "lmspec-step.json"
+
+DEFAULT_LEASE_TIMEOUT_S = 120.0
+"""A lease whose heartbeat is older than this is taken over (its holder is presumed dead)."""
+
+
+def lease_timeout() -> float:
+    return float(os.environ.get("LMSPEC_LEASE_TIMEOUT_S", DEFAULT_LEASE_TIMEOUT_S))
+
+
+def is_complete(output: Path) -> bool:
+    return (output / SUCCESS_MARKER).is_file()
+
+
+class Lease:
+    """An exclusive claim on executing one step, shared through the file system.
+
+    Created with O_EXCL; kept alive by a heartbeat thread touching its mtime. A lease is stale when
+    its holder is a dead process on this host, or when its heartbeat stopped for `lease_timeout()`.
+    """
+
+    def __init__(self, output: Path) -> None:
+        self.path = output.with_name(output.name + ".lease")
+        self.token = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._beat: threading.Thread | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lease if it is free or stale; never blocks."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps({"token": self.token, "pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not self._stale():
+                return False
+            tmp = self.path.with_name(f"{self.path.name}.{self.token}")
+            tmp.write_text(body)
+            os.replace(tmp, self.path)  # take over; if two processes race, the re-read decides
+            time.sleep(0.05)
+            if self._holder().get("token") != self.token:
+                return False
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(body)
+        self._beat = threading.Thread(target=self._heartbeat, name=f"lease {self.path.name}", daemon=True)
+        self._beat.start()
+        return True
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join()
+        if self._holder().get("token") == self.token:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    def _heartbeat(self) -> None:
+        interval = max(lease_timeout() / 4, 0.05)
+        while not self._stop.wait(interval):
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(self.path)
+
+    def _holder(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.path.read_text()))
+        except (FileNotFoundError, ValueError):
+            return {}
+
+    def _stale(self) -> bool:
+        holder = self._holder()
+        pid = holder.get("pid")
+        if holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+            return True
+        try:
+            return time.time() - self.path.stat().st_mtime > lease_timeout()
+        except FileNotFoundError:
+            return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def attempt_dir(output: Path, token: str) -> Path:
+    """A fresh temporary sibling for one attempt, after clearing what killed attempts left behind."""
+    for leftover in output.parent.glob(f"{output.name}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in output.parent.glob(f"{output.name}.old-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp = output.with_name(f"{output.name}.tmp-{token}")
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def publish(tmp: Path, output: Path, result: dict[str, Any]) -> None:
+    """Rename the attempt into place (replacing a forced step's previous output), then mark it complete."""
+    (tmp / RESULT_NAME).write_text(json.dumps(result, indent=2, sort_keys=True))
+    if output.exists():
+        old = output.with_name(f"{output.name}.old-{uuid.uuid4().hex}")
+        os.replace(output, old)
+        os.replace(tmp, output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, output)
+    marker_tmp = output / f".{SUCCESS_MARKER}.tmp"
+    marker_tmp.write_text(json.dumps({"hash": result.get("hash"), "finished_at": time.time()}))
+    os.replace(marker_tmp, output / SUCCESS_MARKER)
+
+
+def keep_failed(tmp: Path, output: Path) -> Path:
+    """Keep a failed attempt as `<out>.failed` (replacing an older one) so its log can be read."""
+    failed = output.with_name(f"{output.name}.failed")
+    shutil.rmtree(failed, ignore_errors=True)
+    os.replace(tmp, failed)
+    return failed

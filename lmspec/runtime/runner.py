@@ -1,0 +1,380 @@
+"""`lmspec run`: execute a plan on Luigi, record everything in the catalog, report what happened."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import logging
+import os
+import socket
+import subprocess
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from lmspec.catalog import Catalog
+from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, is_url
+from lmspec.compiler.render import plan_dict
+from lmspec.errors import LmspecError, UsageError
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.lineage import LineageEmitter
+from lmspec.runtime.outputs import LOG_NAME, Lease, attempt_dir, is_complete, keep_failed, publish
+from lmspec.runtime.progress import Progress
+from lmspec.runtime.registry import executor_for
+
+RECORD_SCHEMA_VERSION = 1
+VERSIONED_PACKAGES = ("lmspec", "luigi", "apache-beam", "jax", "maxtext", "fasttext-numpy2", "lm-eval", "pydantic")
+ERROR_TAIL_LINES = 8
+
+
+class StepFailed(LmspecError):
+    """Raised inside the Luigi task so Luigi skips the step's dependents; details are in the catalog."""
+
+
+@dataclass
+class RunContext:
+    """Everything a step execution needs; inherited by forked Luigi workers."""
+
+    plan: Plan
+    spec_dir: Path
+    run_id: str
+    catalog: Catalog
+    lineage: LineageEmitter
+    progress: Progress
+
+    def is_complete(self, name: str) -> bool:
+        return is_complete(Path(self.plan.step(name).output_path))
+
+    def execute(self, name: str) -> None:
+        """Execute `name` unless another process did or does: the lease decides who runs it."""
+        step = self.plan.step(name)
+        output = Path(step.output_path)
+        lease = Lease(output)
+        while not lease.try_acquire():
+            if is_complete(output):
+                self.progress.update(name, "done", "by another run")
+                return
+            time.sleep(0.2)
+        try:
+            if is_complete(output):
+                self.progress.update(name, "done", "by another run")
+                return
+            self._attempt(step, output, lease.token)
+        finally:
+            lease.release()
+
+    def _attempt(self, step: StepPlan, output: Path, token: str) -> None:
+        executor = executor_for(step.kind)
+        if executor is None:  # checked before the run; a plugin may still vanish between processes
+            raise StepFailed(f"no executor for step kind `{step.kind}`")
+        inputs = {name: self.plan.step(name).output_path for name in step.inputs}
+        tmp = attempt_dir(output, token)
+        log, handler = _step_logger(step, tmp / LOG_NAME)
+        lineage_run = _uuid7()
+        started = time.time()
+        base = {
+            "output_path": step.output_path,
+            "hash": step.hash,
+            "step_name": step.name,
+            "kind": step.kind,
+            "experiment": self.plan.experiment.name,
+            "run_id": self.run_id,
+            "config": step.config.model_dump(mode="json"),
+            "fingerprint": step.fingerprint,
+            "started_at": started,
+        }
+        self.catalog.record_artifact({**base, "status": "running", "log_path": str(tmp / LOG_NAME)}, inputs)
+        self.lineage.emit("START", lineage_run, step, inputs)
+        self.progress.update(step.name, "running")
+        log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
+        try:
+            context = StepContext(step, {n: Path(p) for n, p in inputs.items()}, tmp, self.spec_dir, log)
+            result = executor(context) or StepResult()
+        except Exception as exc:
+            log.error("step failed:\n%s", traceback.format_exc())
+            handler.close()
+            failed_dir = keep_failed(tmp, output)
+            tail = "\n".join(traceback.format_exception_only(exc)[-ERROR_TAIL_LINES:]).strip()
+            finished = time.time()
+            self.catalog.record_artifact(
+                {
+                    **base,
+                    "status": "failed",
+                    "finished_at": finished,
+                    "duration_s": finished - started,
+                    "log_path": str(failed_dir / LOG_NAME),
+                    "error": tail,
+                },
+                inputs,
+            )
+            self.lineage.emit("FAIL", lineage_run, step, inputs, error=tail)
+            self.progress.update(step.name, "failed", tail.splitlines()[-1] if tail else "")
+            raise StepFailed(f"step {step.name} failed: {tail}") from exc
+        finished = time.time()
+        log.info("done in %.2f s; counts %s; metrics %s", finished - started, result.counts, result.metrics)
+        handler.close()
+        publish(
+            tmp,
+            output,
+            {
+                "hash": step.hash,
+                "step": step.name,
+                "kind": step.kind,
+                "counts": result.counts,
+                "metrics": result.metrics,
+                "fingerprint": step.fingerprint,
+            },
+        )
+        self.catalog.record_artifact(
+            {
+                **base,
+                "status": "succeeded",
+                "finished_at": finished,
+                "duration_s": finished - started,
+                "counts": result.counts,
+                "metrics": result.metrics,
+                "log_path": str(output / LOG_NAME),
+            },
+            inputs,
+        )
+        self.lineage.emit("COMPLETE", lineage_run, step, inputs)
+        self.progress.update(step.name, "done")
+
+
+@dataclass
+class RunSummary:
+    """How each step ended: done (ran now), cached, failed (with log and error), skipped (an input failed)."""
+
+    run_id: str
+    status: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """step -> (log path, last lines of its error)."""
+    record_path: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(s in ("done", "cached") for s in self.status.values())
+
+
+def run_plan(
+    plan: Plan,
+    spec_path: Path,
+    *,
+    catalog_url: str | None,
+    workers: int = 1,
+    scheduler: tuple[str, int] | None = None,
+    force: tuple[str, ...] = (),
+    live: bool = False,
+) -> RunSummary:
+    """Execute every step of `plan` that is not complete; never raises for a failed step (see the summary)."""
+    if is_url(plan.root):
+        raise UsageError(f"lmspec run writes to local or mounted roots only for now; got {plan.root}")
+    root = Path(plan.root)
+    forced = _downstream(plan, force)
+    before = {s.name: s.name not in forced and is_complete(Path(s.output_path)) for s in plan.steps}
+    _check_executors(plan, [s for s in plan.steps if not before[s.name]])
+    for name in forced:  # forcing = invalidating: every process, forked or not, then agrees it must run
+        with contextlib.suppress(FileNotFoundError):
+            (Path(plan.step(name).output_path) / SUCCESS_MARKER).unlink()
+
+    from lmspec.catalog import default_catalog_url
+
+    catalog = Catalog(catalog_url or default_catalog_url(str(root))).open()
+    run_id = _uuid7()
+    started = time.time()
+    spec_text = spec_path.read_text(encoding="utf-8")
+    git_commit = _git_commit(spec_path.parent)
+    catalog.start_run(
+        id=run_id,
+        experiment=plan.experiment.name,
+        spec_path=str(spec_path),
+        spec_text=spec_text,
+        plan_hash=plan_hash(plan),
+        root=str(root),
+        git_commit=git_commit,
+        user=_user(),
+        host=socket.gethostname(),
+        started_at=started,
+        status="running",
+        versions=json.dumps(_versions()),
+    )
+    initial = {name: "cached" if done else "pending" for name, done in before.items()}
+    progress = Progress([(s.name, s.kind) for s in plan.steps], initial, live)
+    context = RunContext(
+        plan, spec_path.parent.resolve(), run_id, catalog, LineageEmitter(str(root), plan.experiment.name), progress
+    )
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        if not all(before.values()):
+            from lmspec.runtime.tasks import build
+
+            build(context, _sinks(plan), workers, scheduler, str(logs / f"luigi-{run_id}.log"))
+    finally:
+        progress.close()
+    summary = _summarize(plan, before, catalog, run_id)
+    catalog.finish_run(run_id, "succeeded" if summary.ok else "failed")
+    summary.record_path = _write_experiment_record(plan, spec_path, spec_text, git_commit, run_id, started, summary)
+    return summary
+
+
+def plan_hash(plan: Plan) -> str:
+    text = json.dumps([[s.name, s.hash] for s in plan.steps], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
+    known = {s.name for s in plan.steps}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        import difflib
+
+        hints = [
+            f"`{n}`" + (f" (did you mean `{m[0]}`?)" if (m := difflib.get_close_matches(n, known, 1)) else "")
+            for n in unknown
+        ]
+        raise UsageError(f"--force names no step of this plan: {', '.join(hints)}")
+    forced = set(names)
+    for step in plan.steps:  # topological order: an input is seen before its dependents
+        if forced & set(step.inputs):
+            forced.add(step.name)
+    return forced
+
+
+def _check_executors(plan: Plan, pending: list[StepPlan]) -> None:
+    missing: dict[str, list[str]] = {}
+    for step in pending:
+        if executor_for(step.kind) is None:
+            missing.setdefault(step.kind, []).append(step.name)
+    if missing:
+        listing = "; ".join(f"{kind} (steps: {', '.join(names)})" for kind, names in sorted(missing.items()))
+        raise UsageError(
+            f"no executor is installed for these step kinds: {listing}. "
+            "Executors arrive with lmspec's engine modules, or register your own through $LMSPEC_PLUGINS."
+        )
+
+
+def _sinks(plan: Plan) -> list[str]:
+    used = {i for s in plan.steps for i in s.inputs}
+    return [s.name for s in plan.steps if s.name not in used]
+
+
+def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: str) -> RunSummary:
+    """Judge each step by its output (not Luigi's status code) and this run's catalog records."""
+    summary = RunSummary(run_id)
+    for step in plan.steps:
+        if is_complete(Path(step.output_path)):
+            summary.status[step.name] = "cached" if before[step.name] else "done"
+            continue
+        record = catalog.find(step.output_path)
+        if record is not None and record.status == "failed" and record.run_id == run_id:
+            summary.status[step.name] = "failed"
+            summary.failures[step.name] = (record.log_path or "", record.error or "")
+        else:
+            summary.status[step.name] = "skipped"
+    return summary
+
+
+def _write_experiment_record(
+    plan: Plan,
+    spec_path: Path,
+    spec_text: str,
+    git_commit: str | None,
+    run_id: str,
+    started: float,
+    summary: RunSummary,
+) -> str:
+    """`<root>/experiments/<name>-<plan hash>.json`: the spec, the resolved plan and how it ended."""
+    folder = Path(plan.root) / "experiments"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.experiment.name}-{plan_hash(plan)}.json"
+    record = {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "experiment": plan.experiment.model_dump(mode="json"),
+        "spec_path": str(spec_path),
+        "spec_text": spec_text,
+        "git_commit": git_commit,
+        "run_id": run_id,
+        "started_at": started,
+        "finished_at": time.time(),
+        "status": "succeeded" if summary.ok else "failed",
+        "step_status": summary.status,
+        "failures": {name: {"log": log, "error": error} for name, (log, error) in summary.failures.items()},
+        "plan": plan_dict(plan),
+    }
+    tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Handler]:
+    logger = logging.getLogger(f"lmspec.step.{step.name}.{step.hash}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.handlers = [handler]
+    return logger, handler
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def _uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7), as OpenLineage wants for run ids.
+
+    Made here because Python 3.12 has no uuid.uuid7 and importing openlineage costs 0.4 s, which an
+    all-cached run should not pay.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def describe(summary: RunSummary) -> list[str]:
+    """The end-of-run summary: counts, then every failed step with its log and error, then skipped steps."""
+    counts: dict[str, int] = {}
+    for state in summary.status.values():
+        counts[state] = counts.get(state, 0) + 1
+    lines = [f"{len(summary.status)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
+    for name, (log, error) in summary.failures.items():
+        lines.append(f"FAILED {name}: log {log}")
+        lines.extend(f"    {line}" for line in error.splitlines()[-ERROR_TAIL_LINES:])
+    skipped = [n for n, s in summary.status.items() if s == "skipped"]
+    if skipped:
+        lines.append(f"skipped because an input failed: {', '.join(skipped)}")
+    lines.append(f"experiment record: {summary.record_path}")
+    return lines
+
+
+__all__ = ["RunSummary", "StepFailed", "describe", "plan_hash", "run_plan"]

@@ -1,0 +1,87 @@
+"""Cheap, real executors for runtime tests, registered through $LMSPEC_PLUGINS; never shipped.
+
+They read and write real files so outputs can be compared byte for byte. Environment knobs:
+  LMSPEC_TEST_LEDGER=FILE        append "<step> <pid>" for every execution (to count executions)
+  LMSPEC_TEST_FAIL=a,b           these steps raise
+  LMSPEC_TEST_SLEEP=a:2,b:0.5    these steps write half their output, then sleep (to be killed mid-step)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.registry import register_executor
+
+
+def _knob(name: str) -> dict[str, str]:
+    items = [part.split(":", 1) for part in os.environ.get(name, "").split(",") if part]
+    return {item[0]: item[1] if len(item) > 1 else "" for item in items}
+
+
+def _bookkeeping(ctx: StepContext) -> None:
+    ledger = os.environ.get("LMSPEC_TEST_LEDGER")
+    if ledger:
+        with open(ledger, "a") as f:
+            f.write(f"{ctx.step.name} {os.getpid()}\n")
+    if ctx.step.name in _knob("LMSPEC_TEST_FAIL"):
+        ctx.log.info("about to fail on purpose")
+        raise RuntimeError(f"step {ctx.step.name} was told to fail (LMSPEC_TEST_FAIL)")
+
+
+def _write_docs(ctx: StepContext, docs: list[dict[str, str]]) -> StepResult:
+    out = ctx.output_dir / "docs.jsonl"
+    half = len(docs) // 2
+    with out.open("w") as f:
+        for doc in docs[:half]:
+            f.write(json.dumps(doc) + "\n")
+        f.flush()
+        pause = _knob("LMSPEC_TEST_SLEEP").get(ctx.step.name)
+        if pause:
+            ctx.log.info("sleeping %s s half-way", pause)
+            time.sleep(float(pause))
+        for doc in docs[half:]:
+            f.write(json.dumps(doc) + "\n")
+    return StepResult(counts={"documents_out": len(docs)})
+
+
+def _read_docs(path: Path) -> list[dict[str, str]]:
+    with (path / "docs.jsonl").open() as f:
+        return [json.loads(line) for line in f]
+
+
+@register_executor("ingest")
+def ingest(ctx: StepContext) -> StepResult:
+    _bookkeeping(ctx)
+    docs = []
+    for pattern in ctx.step.config.paths:  # type: ignore[attr-defined]
+        for path in sorted(ctx.spec_dir.glob(pattern)):
+            docs.extend({"id": f"{path.name}:{i}", "text": line.strip()} for i, line in enumerate(path.open()))
+    return _write_docs(ctx, docs)
+
+
+@register_executor("filter")
+def keep_long(ctx: StepContext) -> StepResult:
+    """Keeps documents with at least three words: a stand-in filter with a real effect."""
+    _bookkeeping(ctx)
+    [source] = ctx.inputs.values()
+    docs = [d for d in _read_docs(source) if len(d["text"].split()) >= 3]
+    result = _write_docs(ctx, docs)
+    result.metrics["kept_fraction"] = len(docs) / max(1, len(_read_docs(source)))
+    return result
+
+
+@register_executor("dedup")
+def exact_dedup(ctx: StepContext) -> StepResult:
+    _bookkeeping(ctx)
+    seen: set[str] = set()
+    docs = []
+    for source in ctx.inputs.values():
+        for doc in _read_docs(source):
+            if doc["text"] not in seen:
+                seen.add(doc["text"])
+                docs.append(doc)
+    return _write_docs(ctx, docs)
