@@ -103,6 +103,12 @@ class Lease:
             return True
 
 
+def lease_active(output: Path) -> bool:
+    """True while some live process holds the lease of `output`."""
+    probe = Lease(output)
+    return probe.path.exists() and not probe._stale()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -23,7 +23,15 @@ from lmspec.compiler.render import plan_dict
 from lmspec.errors import LmspecError, UsageError
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.lineage import LineageEmitter
-from lmspec.runtime.outputs import LOG_NAME, Lease, attempt_dir, is_complete, keep_failed, publish
+from lmspec.runtime.outputs import (
+    LOG_NAME,
+    Lease,
+    attempt_dir,
+    is_complete,
+    keep_failed,
+    lease_active,
+    publish,
+)
 from lmspec.runtime.progress import Progress
 from lmspec.runtime.registry import executor_for
 
@@ -212,15 +220,30 @@ def run_plan(
     logs.mkdir(parents=True, exist_ok=True)
     try:
         if not all(before.values()):
-            from lmspec.runtime.tasks import build
-
-            build(context, _sinks(plan), workers, scheduler, str(logs / f"luigi-{run_id}.log"))
+            _build_until_settled(context, workers, scheduler, str(logs / f"luigi-{run_id}.log"))
     finally:
         progress.close()
-    summary = _summarize(plan, before, catalog, run_id)
+    summary = _summarize(plan, before, catalog, run_id, started)
     catalog.finish_run(run_id, "succeeded" if summary.ok else "failed")
     summary.record_path = _write_experiment_record(plan, spec_path, spec_text, git_commit, run_id, started, summary)
     return summary
+
+
+def _build_until_settled(context: RunContext, workers: int, scheduler: tuple[str, int] | None, log_file: str) -> None:
+    """Run Luigi; with a central scheduler, build again while other workers still hold steps of this plan.
+
+    A Luigi worker leaves when the scheduler has nothing for it, even if another worker is still
+    running steps this plan needs; waiting on their leases makes every `lmspec run` end with the
+    whole plan settled, so each reports the same, true outcome.
+    """
+    from lmspec.runtime.tasks import build
+
+    while True:
+        build(context, _sinks(context.plan), workers, scheduler, log_file)
+        incomplete = [Path(s.output_path) for s in context.plan.steps if not is_complete(Path(s.output_path))]
+        if scheduler is None or not any(lease_active(path) for path in incomplete):
+            return
+        time.sleep(1.0)
 
 
 def plan_hash(plan: Plan) -> str:
@@ -264,15 +287,16 @@ def _sinks(plan: Plan) -> list[str]:
     return [s.name for s in plan.steps if s.name not in used]
 
 
-def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: str) -> RunSummary:
-    """Judge each step by its output (not Luigi's status code) and this run's catalog records."""
+def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: str, started: float) -> RunSummary:
+    """Judge each step by its output (not Luigi's status code) and the catalog's records since `started`
+    (a step another process failed during this run counts as failed here too)."""
     summary = RunSummary(run_id)
     for step in plan.steps:
         if is_complete(Path(step.output_path)):
             summary.status[step.name] = "cached" if before[step.name] else "done"
             continue
         record = catalog.find(step.output_path)
-        if record is not None and record.status == "failed" and record.run_id == run_id:
+        if record is not None and record.status == "failed" and (record.finished_at or 0) >= started:
             summary.status[step.name] = "failed"
             summary.failures[step.name] = (record.log_path or "", record.error or "")
         else:

@@ -1,0 +1,91 @@
+"""Runtime pieces without Luigi: leases, atomic publish, fingerprint diffs, run ids."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lmspec.catalog.explain import fingerprint_diff
+from lmspec.runtime.outputs import Lease, attempt_dir, is_complete, lease_active, publish
+from lmspec.runtime.runner import _uuid7
+
+
+def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
+    out = tmp_path / "step-abc"
+    first, second = Lease(out), Lease(out)
+    assert first.try_acquire()
+    assert lease_active(out)
+    assert not second.try_acquire()
+    first.release()
+    assert not lease_active(out)
+    assert second.try_acquire()
+    second.release()
+
+
+def test_lease_with_stopped_heartbeat_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMSPEC_LEASE_TIMEOUT_S", "0.5")
+    out = tmp_path / "step-abc"
+    lease_file = out.with_name(out.name + ".lease")
+    lease_file.write_text(json.dumps({"token": "other", "pid": 1, "host": "another-host"}))
+    taker = Lease(out)
+    assert not taker.try_acquire()  # fresh heartbeat on another host: respected
+    old = time.time() - 5
+    os.utime(lease_file, (old, old))
+    assert taker.try_acquire()
+    assert json.loads(lease_file.read_text())["token"] == taker.token
+    taker.release()
+
+
+def test_lease_of_a_dead_local_process_is_stale_at_once(tmp_path: Path) -> None:
+    out = tmp_path / "step-abc"
+    out.with_name(out.name + ".lease").write_text(
+        json.dumps({"token": "dead", "pid": 2**22 + 12345, "host": socket.gethostname()})
+    )
+    lease = Lease(out)
+    assert lease.try_acquire()
+    lease.release()
+
+
+def test_publish_is_atomic_and_replaces_a_forced_output(tmp_path: Path) -> None:
+    out = tmp_path / "step-abc"
+    tmp = attempt_dir(out, "t1")
+    (tmp / "data.txt").write_text("one")
+    assert not is_complete(out)
+    publish(tmp, out, {"hash": "abc"})
+    assert is_complete(out)
+    assert (out / "data.txt").read_text() == "one"
+
+    leftover = out.with_name(out.name + ".tmp-killed")
+    leftover.mkdir()
+    tmp = attempt_dir(out, "t2")  # clears what a killed attempt left
+    assert not leftover.exists()
+    (tmp / "data.txt").write_text("two")
+    publish(tmp, out, {"hash": "abc"})
+    assert (out / "data.txt").read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-abc"]
+
+
+def test_fingerprint_diff_names_each_changed_leaf() -> None:
+    before = {"config": {"lr": 0.001, "rules": [{"min": 1}], "gone": 1}}
+    after = {"config": {"lr": 0.003, "rules": [{"min": 2}], "new": True}}
+    assert fingerprint_diff(before, after) == [
+        "config.gone: 1 -> (absent)",
+        "config.lr: 0.001 -> 0.003",
+        "config.new: (absent) -> True",
+        "config.rules[0].min: 1 -> 2",
+    ]
+    assert fingerprint_diff(before, before) == []
+
+
+def test_run_ids_are_time_ordered_uuid7() -> None:
+    first = _uuid7()
+    time.sleep(0.002)
+    second = _uuid7()
+    assert uuid.UUID(first).version == 7
+    assert first < second
