@@ -86,6 +86,10 @@ def test_failure_keeps_independent_branches_and_reports_every_failed_step(projec
     log = next(project.root.glob("long-*.failed")) / "lmspec-step.log"
     assert "told to fail" in log.read_text()
     assert not list(project.root.glob("unique-*"))
+    events = [json.loads(line) for line in (project.root / "openlineage.jsonl").read_text().splitlines()]
+    [fail] = [e for e in events if e["eventType"] == "FAIL"]
+    assert fail["job"]["name"] == "long"
+    assert "told to fail" in fail["run"]["facets"]["errorMessage"]["message"]
 
     retried = project.run()
     assert retried.returncode == 0, retried.stdout
@@ -201,3 +205,34 @@ def test_central_scheduler_two_workers_each_step_once(project: Project, tmp_path
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_openlineage_events_go_to_an_http_endpoint_when_configured(project: Project) -> None:
+    """A stand-in for Marquez: a local HTTP server that keeps what it is sent."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, object]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = project.run(OPENLINEAGE_URL=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted((e["job"]["name"], e["eventType"]) for e in received) == sorted(  # type: ignore[index]
+        (s, t) for s in STEPS for t in ("START", "COMPLETE")
+    )
+    assert not (project.root / "openlineage.jsonl").exists()

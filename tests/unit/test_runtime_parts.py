@@ -89,3 +89,20 @@ def test_run_ids_are_time_ordered_uuid7() -> None:
     second = _uuid7()
     assert uuid.UUID(first).version == 7
     assert first < second
+
+
+def test_progress_table_shows_every_step_state_and_elapsed() -> None:
+    from rich.console import Console
+
+    from lmspec.runtime.progress import Progress
+
+    progress = Progress([("docs", "ingest"), ("model", "train")], {"docs": "cached", "model": "pending"}, live=False)
+    progress.update("model", "running")
+    progress.update("model", "failed", "boom")
+    console = Console(width=100, force_terminal=False)
+    with console.capture() as capture:
+        console.print(progress._table())
+    lines = capture.get().splitlines()
+    assert lines[1].split() == ["docs", "ingest", "cached"]
+    assert lines[2].split()[:3] == ["model", "train", "failed"]
+    assert lines[2].split()[-1] == "s"
