@@ -88,3 +88,26 @@ def test_kind_without_executor_is_refused_before_anything_runs(project: Project)
     assert result.returncode == 2
     assert "no executor is installed for these step kinds: train_tokenizer (steps: tok)" in result.stderr
     assert project.executions() == []
+
+
+def test_postgresql_catalog(project: Project) -> None:
+    """The same run recorded in PostgreSQL (.ci/run starts the machine's server and sets the URL)."""
+    import os
+
+    url = os.environ.get("LMSPEC_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: set LMSPEC_TEST_POSTGRES_URL (scripts/ci-postgres.sh prints one)")
+    from lmspec.catalog import Catalog
+    from lmspec.catalog.tables import metadata
+
+    engine = Catalog(url).engine
+    metadata.drop_all(engine)  # a clean catalog for this test
+    engine.dispose()
+    assert project.run("--catalog", url).returncode == 0
+    assert project.run("--catalog", url, LMSPEC_TEST_FAIL="side").returncode == 0  # all cached: nothing runs
+    listed = json.loads(_cli(project, "catalog", "ls", "--catalog", url, "--json").stdout)
+    assert {a["step_name"]: a["status"] for a in listed} == dict.fromkeys(
+        ["docs", "long", "unique", "side"], "succeeded"
+    )
+    tree = json.loads(_cli(project, "catalog", "lineage", "unique", "--catalog", url, "--json").stdout)
+    assert tree["inputs"][0]["inputs"][0]["step"] == "docs"
