@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
-import hashlib
 import json
 import logging
-import os
 import socket
-import subprocess
 import time
 import traceback
-import uuid
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 from lmspec.catalog import Catalog
 from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, is_url
-from lmspec.compiler.render import plan_dict
 from lmspec.errors import LmspecError, UsageError
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.lineage import LineageEmitter
@@ -33,10 +26,9 @@ from lmspec.runtime.outputs import (
     publish,
 )
 from lmspec.runtime.progress import Progress
+from lmspec.runtime.provenance import git_commit, plan_hash, user, uuid7, versions, write_experiment_record
 from lmspec.runtime.registry import executor_for
 
-RECORD_SCHEMA_VERSION = 1
-VERSIONED_PACKAGES = ("lmspec", "luigi", "apache-beam", "jax", "maxtext", "fasttext-numpy2", "lm-eval", "pydantic")
 ERROR_TAIL_LINES = 8
 
 
@@ -83,7 +75,7 @@ class RunContext:
         inputs = {name: self.plan.step(name).output_path for name in step.inputs}
         tmp = attempt_dir(output, token)
         log, handler = _step_logger(step, tmp / LOG_NAME)
-        lineage_run = _uuid7()
+        lineage_run = uuid7()
         started = time.time()
         base = {
             "output_path": step.output_path,
@@ -193,10 +185,10 @@ def run_plan(
     from lmspec.catalog import default_catalog_url
 
     catalog = Catalog(catalog_url or default_catalog_url(str(root))).open()
-    run_id = _uuid7()
+    run_id = uuid7()
     started = time.time()
     spec_text = spec_path.read_text(encoding="utf-8")
-    git_commit = _git_commit(spec_path.parent)
+    commit = git_commit(spec_path.parent)
     catalog.start_run(
         id=run_id,
         experiment=plan.experiment.name,
@@ -204,12 +196,12 @@ def run_plan(
         spec_text=spec_text,
         plan_hash=plan_hash(plan),
         root=str(root),
-        git_commit=git_commit,
-        user=_user(),
+        git_commit=commit,
+        user=user(),
         host=socket.gethostname(),
         started_at=started,
         status="running",
-        versions=json.dumps(_versions()),
+        versions=json.dumps(versions()),
     )
     initial = {name: "cached" if done else "pending" for name, done in before.items()}
     progress = Progress([(s.name, s.kind) for s in plan.steps], initial, live)
@@ -225,7 +217,7 @@ def run_plan(
         progress.close()
     summary = _summarize(plan, before, catalog, run_id, started)
     catalog.finish_run(run_id, "succeeded" if summary.ok else "failed")
-    summary.record_path = _write_experiment_record(plan, spec_path, spec_text, git_commit, run_id, started, summary)
+    summary.record_path = write_experiment_record(plan, spec_path, spec_text, commit, run_id, started, summary)
     return summary
 
 
@@ -244,11 +236,6 @@ def _build_until_settled(context: RunContext, workers: int, scheduler: tuple[str
         if scheduler is None or not any(lease_active(path) for path in incomplete):
             return
         time.sleep(1.0)
-
-
-def plan_hash(plan: Plan) -> str:
-    text = json.dumps([[s.name, s.hash] for s in plan.steps], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
@@ -304,39 +291,6 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
     return summary
 
 
-def _write_experiment_record(
-    plan: Plan,
-    spec_path: Path,
-    spec_text: str,
-    git_commit: str | None,
-    run_id: str,
-    started: float,
-    summary: RunSummary,
-) -> str:
-    """`<root>/experiments/<name>-<plan hash>.json`: the spec, the resolved plan and how it ended."""
-    folder = Path(plan.root) / "experiments"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{plan.experiment.name}-{plan_hash(plan)}.json"
-    record = {
-        "schema_version": RECORD_SCHEMA_VERSION,
-        "experiment": plan.experiment.model_dump(mode="json"),
-        "spec_path": str(spec_path),
-        "spec_text": spec_text,
-        "git_commit": git_commit,
-        "run_id": run_id,
-        "started_at": started,
-        "finished_at": time.time(),
-        "status": "succeeded" if summary.ok else "failed",
-        "step_status": summary.status,
-        "failures": {name: {"log": log, "error": error} for name, (log, error) in summary.failures.items()},
-        "plan": plan_dict(plan),
-    }
-    tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-    return str(path)
-
-
 def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Handler]:
     logger = logging.getLogger(f"lmspec.step.{step.name}.{step.hash}")
     logger.setLevel(logging.INFO)
@@ -345,44 +299,6 @@ def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Ha
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.handlers = [handler]
     return logger, handler
-
-
-def _git_commit(folder: Path) -> str | None:
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-def _versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in VERSIONED_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
-
-
-def _uuid7() -> str:
-    """A time-ordered UUID (RFC 9562 version 7), as OpenLineage wants for run ids.
-
-    Made here because Python 3.12 has no uuid.uuid7 and importing openlineage costs 0.4 s, which an
-    all-cached run should not pay.
-    """
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
 
 
 def describe(summary: RunSummary) -> list[str]:
@@ -401,4 +317,4 @@ def describe(summary: RunSummary) -> list[str]:
     return lines
 
 
-__all__ = ["RunSummary", "StepFailed", "describe", "plan_hash", "run_plan"]
+__all__ = ["RunSummary", "StepFailed", "describe", "run_plan"]

@@ -13,7 +13,7 @@ import pytest
 
 from lmspec.catalog.explain import fingerprint_diff
 from lmspec.runtime.outputs import Lease, attempt_dir, is_complete, lease_active, publish
-from lmspec.runtime.runner import _uuid7
+from lmspec.runtime.provenance import uuid7
 
 
 def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
@@ -83,10 +83,10 @@ def test_fingerprint_diff_names_each_changed_leaf() -> None:
     assert fingerprint_diff(before, before) == []
 
 
-def test_run_ids_are_time_ordered_uuid7() -> None:
-    first = _uuid7()
+def test_run_ids_are_time_ordereduuid7() -> None:
+    first = uuid7()
     time.sleep(0.002)
-    second = _uuid7()
+    second = uuid7()
     assert uuid.UUID(first).version == 7
     assert first < second
 

@@ -1,0 +1,99 @@
+"""Provenance of a run: ids, git commit, user, package versions, and the experiment record file."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import subprocess
+import time
+import uuid
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lmspec.compiler.plan import Plan
+from lmspec.compiler.render import plan_dict
+
+if TYPE_CHECKING:
+    from lmspec.runtime.runner import RunSummary
+
+RECORD_SCHEMA_VERSION = 1
+VERSIONED_PACKAGES = ("lmspec", "luigi", "apache-beam", "jax", "maxtext", "fasttext-numpy2", "lm-eval", "pydantic")
+
+
+def plan_hash(plan: Plan) -> str:
+    text = json.dumps([[s.name, s.hash] for s in plan.steps], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def write_experiment_record(
+    plan: Plan,
+    spec_path: Path,
+    spec_text: str,
+    commit: str | None,
+    run_id: str,
+    started: float,
+    summary: RunSummary,
+) -> str:
+    """`<root>/experiments/<name>-<plan hash>.json`: the spec, the resolved plan and how it ended."""
+    folder = Path(plan.root) / "experiments"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{plan.experiment.name}-{plan_hash(plan)}.json"
+    record = {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "experiment": plan.experiment.model_dump(mode="json"),
+        "spec_path": str(spec_path),
+        "spec_text": spec_text,
+        "git_commit": commit,
+        "run_id": run_id,
+        "started_at": started,
+        "finished_at": time.time(),
+        "status": "succeeded" if summary.ok else "failed",
+        "step_status": summary.status,
+        "failures": {name: {"log": log, "error": error} for name, (log, error) in summary.failures.items()},
+        "plan": plan_dict(plan),
+    }
+    tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def git_commit(folder: Path) -> str | None:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=folder, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def uuid7() -> str:
+    """A time-ordered UUID (RFC 9562 version 7), as OpenLineage wants for run ids.
+
+    Made here because Python 3.12 has no uuid.uuid7 and importing openlineage costs 0.4 s, which an
+    all-cached run should not pay.
+    """
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
