@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from lmspec.catalog import tables
 from lmspec.errors import LmspecError
@@ -73,11 +73,7 @@ class Catalog:
         """Create the tables if `create` and the database is new; check the schema version."""
         try:
             if create:
-                tables.metadata.create_all(self.engine)
-                with self.engine.begin() as conn:
-                    found = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version"))
-                    if found.first() is None:
-                        conn.execute(tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                self._create()
             with self.engine.connect() as conn:
                 row = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")).first()
         except SQLAlchemyError as exc:
@@ -89,6 +85,22 @@ class Catalog:
                 f"{SCHEMA_VERSION}. Use a lmspec release that matches, or start a new catalog with --catalog."
             )
         return self
+
+    def _create(self, attempts: int = 5) -> None:
+        """Create missing tables and the version row. Two runs starting at once may race to create the
+        same table; the loser's error is retried, and then finds the tables there."""
+        for attempt in range(attempts):
+            try:
+                tables.metadata.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    found = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version"))
+                    if found.first() is None:
+                        conn.execute(tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            except (OperationalError, IntegrityError, ProgrammingError):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     # -- writes ---------------------------------------------------------------------------------
     def start_run(self, **values: Any) -> None:
@@ -177,15 +189,19 @@ _JSON_COLUMNS = frozenset({"config", "fingerprint", "counts", "metrics"})
 
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        os.makedirs(os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///"))), exist_ok=True)
+        folder = os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///")))
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise CatalogError(f"cannot open the catalog at {url}: cannot create {folder}: {exc.strerror}") from None
         engine = create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # WAL lets readers and one writer work at once; the busy timeout makes writers queue, not fail.
             cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=60000")  # first, so switching to WAL waits instead of failing
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=60000")
             cursor.close()
 
         return engine
