@@ -202,6 +202,9 @@ def _make_engine(url: str) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA busy_timeout=60000")  # first, so switching to WAL waits instead of failing
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts and survives a killed process; only an OS crash may lose
+            # the last commits, which the success markers on disk (the source of truth) still record.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
         return engine

@@ -49,6 +49,8 @@ class Lease:
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
+        self.took_over = False
+        """True when the lease was taken from a dead or silent holder, who may have left a partial attempt."""
 
     def try_acquire(self) -> bool:
         """Take the lease if it is free or stale; never blocks."""
@@ -65,6 +67,7 @@ class Lease:
             time.sleep(0.05)
             if self._holder().get("token") != self.token:
                 return False
+            self.took_over = True
         else:
             with os.fdopen(fd, "w") as f:
                 f.write(body)
@@ -73,9 +76,9 @@ class Lease:
         return True
 
     def release(self) -> None:
+        # The heartbeat thread is told to stop, not joined: a join costs ~15 ms per step (the thread
+        # must be scheduled to notice), and a last stray touch of a removed lease file is harmless.
         self._stop.set()
-        if self._beat is not None:
-            self._beat.join()
         if self._holder().get("token") == self.token:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
@@ -119,12 +122,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def attempt_dir(output: Path, token: str) -> Path:
-    """A fresh temporary sibling for one attempt, after clearing what killed attempts left behind."""
-    for leftover in output.parent.glob(f"{output.name}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in output.parent.glob(f"{output.name}.old-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+def attempt_dir(output: Path, token: str, clear_leftovers: bool) -> Path:
+    """A fresh temporary sibling for one attempt; first clear what killed attempts left, if there may be any.
+
+    Leftovers exist only after a holder died (its lease is then taken over), so the directory is not
+    scanned on every step: with thousands of outputs under one root that scan would dominate.
+    """
+    if clear_leftovers:
+        for pattern in (f"{output.name}.tmp-*", f"{output.name}.old-*"):
+            for leftover in output.parent.glob(pattern):
+                shutil.rmtree(leftover, ignore_errors=True)
     tmp = output.with_name(f"{output.name}.tmp-{token}")
     tmp.mkdir(parents=True)
     return tmp

@@ -64,16 +64,16 @@ class RunContext:
             if is_complete(output):
                 self.progress.update(name, "done", "by another run")
                 return
-            self._attempt(step, output, lease.token)
+            self._attempt(step, output, lease)
         finally:
             lease.release()
 
-    def _attempt(self, step: StepPlan, output: Path, token: str) -> None:
+    def _attempt(self, step: StepPlan, output: Path, lease: Lease) -> None:
         executor = executor_for(step.kind)
         if executor is None:  # checked before the run; a plugin may still vanish between processes
             raise StepFailed(f"no executor for step kind `{step.kind}`")
         inputs = {name: self.plan.step(name).output_path for name in step.inputs}
-        tmp = attempt_dir(output, token)
+        tmp = attempt_dir(output, lease.token, clear_leftovers=lease.took_over)
         log, handler = _step_logger(step, tmp / LOG_NAME)
         lineage_run = uuid7()
         started = time.time()

@@ -54,7 +54,7 @@ def test_lease_of_a_dead_local_process_is_stale_at_once(tmp_path: Path) -> None:
 
 def test_publish_is_atomic_and_replaces_a_forced_output(tmp_path: Path) -> None:
     out = tmp_path / "step-abc"
-    tmp = attempt_dir(out, "t1")
+    tmp = attempt_dir(out, "t1", clear_leftovers=False)
     (tmp / "data.txt").write_text("one")
     assert not is_complete(out)
     publish(tmp, out, {"hash": "abc"})
@@ -63,7 +63,7 @@ def test_publish_is_atomic_and_replaces_a_forced_output(tmp_path: Path) -> None:
 
     leftover = out.with_name(out.name + ".tmp-killed")
     leftover.mkdir()
-    tmp = attempt_dir(out, "t2")  # clears what a killed attempt left
+    tmp = attempt_dir(out, "t2", clear_leftovers=True)  # after a takeover: clears what a killed attempt left
     assert not leftover.exists()
     (tmp / "data.txt").write_text("two")
     publish(tmp, out, {"hash": "abc"})
