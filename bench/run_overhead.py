@@ -46,22 +46,25 @@ def main() -> None:
         spec.write_text(generate(args.steps))
         (Path(tmp) / "a.txt").write_text("one line of text\n")
         run = [sys.executable, "-m", "lmspec.cli", "run", str(spec), "--quiet"]
-        nothing = [sys.executable, "-m", "lmspec.cli", "run", str(spec), "--dry-run"]
 
-        fresh = []
-        for i in range(args.repeat):
-            fresh.append(timed([*run, "--root", f"{tmp}/fresh-{i}"], env))
-        baseline = statistics.median(timed([*nothing, "--root", f"{tmp}/fresh-0"], env) for _ in range(args.repeat))
-        cached = [timed([*run, "--root", f"{tmp}/fresh-0"], env) for _ in range(args.repeat)]
+        fresh = {n: [] for n in (args.steps, 2 * args.steps)}
+        for n in fresh:
+            big = Path(tmp) / f"overhead-{n}.toml"
+            big.write_text(generate(n))
+            for i in range(args.repeat):
+                fresh[n].append(timed([*run[:4], str(big), "--quiet", "--root", f"{tmp}/fresh-{n}-{i}"], env))
+        done_root = f"{tmp}/fresh-{args.steps}-0"  # the same plan, already run: every step cached
+        cached = [timed([*run, "--root", done_root], env) for _ in range(args.repeat)]
 
-    per_step = (statistics.median(fresh) - baseline) / args.steps * 1000
+    small, large = (statistics.median(fresh[n]) for n in (args.steps, 2 * args.steps))
+    per_step = (large - small) / args.steps * 1000
     print(
         f"all-cached re-run, {args.steps} steps, whole process: best {min(cached):.3f} s, "
         f"median {statistics.median(cached):.3f} s over {args.repeat} runs"
     )
     print(
-        f"fresh run, {args.steps} trivial steps: median {statistics.median(fresh):.2f} s; "
-        f"compile-only process {baseline:.2f} s; overhead per executed step {per_step:.1f} ms "
+        f"fresh runs of trivial steps: {args.steps} steps {small:.2f} s, {2 * args.steps} steps {large:.2f} s "
+        f"(medians of {args.repeat}); marginal overhead per executed step {per_step:.1f} ms "
         "(lease, temp dir, log, Luigi scheduling, 2 catalog writes, 2 OpenLineage events, atomic publish)"
     )
 
