@@ -127,6 +127,12 @@ class Catalog:
                     [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(inputs.items())],
                 )
 
+    def finish_artifact(self, output_path: str, values: dict[str, Any]) -> None:
+        """Update the artifact recorded when its step started (status, timings, counts, ...); edges stay."""
+        encoded = {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
+        with self.engine.begin() as conn:
+            conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == output_path), encoded)
+
     # -- reads ----------------------------------------------------------------------------------
     def artifacts(self, limit: int | None = None) -> list[ArtifactRecord]:
         query = select(tables.artifacts).order_by(tables.artifacts.c.finished_at.desc().nulls_last())

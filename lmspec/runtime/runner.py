@@ -101,16 +101,15 @@ class RunContext:
             failed_dir = keep_failed(tmp, output)
             tail = "\n".join(traceback.format_exception_only(exc)[-ERROR_TAIL_LINES:]).strip()
             finished = time.time()
-            self.catalog.record_artifact(
+            self.catalog.finish_artifact(
+                step.output_path,
                 {
-                    **base,
                     "status": "failed",
                     "finished_at": finished,
                     "duration_s": finished - started,
                     "log_path": str(failed_dir / LOG_NAME),
                     "error": tail,
                 },
-                inputs,
             )
             self.lineage.emit("FAIL", lineage_run, step, inputs, error=tail)
             self.progress.update(step.name, "failed", tail.splitlines()[-1] if tail else "")
@@ -130,9 +129,9 @@ class RunContext:
                 "fingerprint": step.fingerprint,
             },
         )
-        self.catalog.record_artifact(
+        self.catalog.finish_artifact(
+            step.output_path,
             {
-                **base,
                 "status": "succeeded",
                 "finished_at": finished,
                 "duration_s": finished - started,
@@ -140,7 +139,6 @@ class RunContext:
                 "metrics": result.metrics,
                 "log_path": str(output / LOG_NAME),
             },
-            inputs,
         )
         self.lineage.emit("COMPLETE", lineage_run, step, inputs)
         self.progress.update(step.name, "done")
