@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 Executor = Callable[["StepContext"], "StepResult"]
 
-BUILTIN_EXECUTORS: dict[str, str] = {}
-"""kind -> module that registers it on import; filled in as the engine issues land."""
+BUILTIN_EXECUTORS: dict[str, str] = {
+    "ingest": "lmspec.runtime.data.ingest",
+}
+"""kind -> module that registers it on import; the other kinds arrive with their engines."""
 
 _REGISTRY: dict[str, Executor] = {}
 _plugins_loaded = False

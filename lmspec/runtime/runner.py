@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,8 @@ class RunContext:
         log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
         try:
             context = StepContext(step, {n: Path(p) for n, p in inputs.items()}, tmp, self.spec_dir, log)
-            result = executor(context) or StepResult()
+            with _engine_logs_to(handler):
+                result = executor(context) or StepResult()
         except Exception as exc:
             log.error("step failed:\n%s", traceback.format_exc())
             handler.close()
@@ -287,6 +289,20 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
         else:
             summary.status[step.name] = "skipped"
     return summary
+
+
+@contextlib.contextmanager
+def _engine_logs_to(handler: logging.Handler) -> Iterator[None]:
+    """While a step runs, what its engines log (Beam, JAX, ...) goes to the step's log file, not the console."""
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Handler]:

@@ -1,0 +1,1 @@
+"""Data steps: the document format shared between them, and their Beam pipelines."""
