@@ -20,6 +20,8 @@ Executor = Callable[["StepContext"], "StepResult"]
 
 BUILTIN_EXECUTORS: dict[str, str] = {
     "ingest": "lmspec.runtime.data.ingest",
+    "filter": "lmspec.runtime.data.filter",
+    "dedup": "lmspec.runtime.data.dedup",
 }
 """kind -> module that registers it on import; the other kinds arrive with their engines."""
 

@@ -212,6 +212,9 @@ class Dedup(DataStepBase):
     """minhash: number of hash permutations (signature length)."""
     ngram: int = Field(default=5, ge=1, le=32)
     """minhash: word n-gram size of the shingles."""
+    bands: int | None = Field(default=None, ge=1)
+    """minhash: LSH bands (num_perm / bands rows each); None picks them so pairs at `jaccard` are found
+    with probability >= 0.995, candidates then being checked on the whole signature."""
     seed: int = Field(default=0, ge=0)
     """minhash: seed of the hash permutations."""
 
@@ -220,8 +223,10 @@ class Dedup(DataStepBase):
 
     def cross_field_errors(self) -> Problems:
         if self.method == "minhash":
+            if self.bands is not None and self.bands > self.num_perm:
+                return [(("bands",), f"must be at most num_perm ({self.num_perm}), got {self.bands}")]
             return []
-        misplaced = sorted(self.model_fields_set & {"jaccard", "num_perm", "ngram", "seed"})
+        misplaced = sorted(self.model_fields_set & {"jaccard", "num_perm", "ngram", "seed", "bands"})
         return [
             ((name,), 'applies only to method = "minhash"; remove it or set method = "minhash"') for name in misplaced
         ]

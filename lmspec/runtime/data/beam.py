@@ -55,8 +55,8 @@ def run_shard_tasks(
         task["_stats_path"] = str(stats_dir / f"{index:05d}.json")
     options = PipelineOptions(pipeline_args(runner, workers))
     with beam.Pipeline(options=options) as pipeline:
-        shard_tasks = beam.Create(tasks)  # type: ignore[no-untyped-call]
-        process_shards = beam.Map(_process_and_record, process)  # type: ignore[no-untyped-call]
+        shard_tasks = beam.Create(tasks)
+        process_shards = beam.Map(_process_and_record, process)
         _ = pipeline | "shard tasks" >> shard_tasks | "process shards" >> process_shards
     results = [json.loads(Path(task["_stats_path"]).read_text()) for task in tasks]
     for path in stats_dir.iterdir():

@@ -1,0 +1,72 @@
+"""`filter`: keep the documents that pass every rule, in order; each rule's score lands in `attributes`.
+
+One input shard becomes one output shard (same index), so the output order is stable; stats.json
+counts, per rule, how many documents it saw, kept and dropped.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.data import stats as step_stats
+from lmspec.runtime.data.beam import run_shard_tasks
+from lmspec.runtime.data.documents import DataError, ShardWriter, read_documents, shard_name, shards
+from lmspec.runtime.data.rules import BUILDERS
+from lmspec.runtime.registry import register_executor
+
+
+@register_executor("filter")
+def filter_documents(ctx: StepContext) -> StepResult:
+    config = ctx.step.config.model_dump(mode="json")
+    missing = sorted({r["kind"] for r in config["rules"]} - BUILDERS.keys())
+    if missing:
+        raise DataError(
+            f"filter rules of kind {', '.join(missing)} cannot run in this lmspec yet "
+            f"(it computes: {', '.join(sorted(BUILDERS))})"
+        )
+    [source] = ctx.inputs.values()
+    inputs = shards(source)
+    started = time.time()
+    tasks = [
+        {"input": str(path), "output": str(ctx.output_dir / shard_name(i, len(inputs))), "rules": config["rules"]}
+        for i, path in enumerate(inputs)
+    ]
+    results = run_shard_tasks(tasks, filter_shard, ctx.output_dir, config["runner"], config["workers"])
+    return step_stats.finish(ctx.output_dir, results, started)
+
+
+def _rule_name(index: int, rule: dict[str, Any]) -> str:
+    return f"{index}:{rule['kind']}"
+
+
+def filter_shard(task: dict[str, Any]) -> dict[str, Any]:
+    checks = [(_rule_name(i, rule), rule["kind"], BUILDERS[rule["kind"]](rule)) for i, rule in enumerate(task["rules"])]
+    per_rule = {name: {"seen": 0, "kept": 0, "dropped": 0} for name, _, _ in checks}
+    writer = ShardWriter(Path(task["output"]))
+    documents_in = bytes_in = 0
+    try:
+        for doc in read_documents(Path(task["input"])):
+            documents_in += 1
+            bytes_in += len(doc["text"].encode("utf-8"))
+            for name, kind, check in checks:
+                keep, score = check(doc["text"])
+                doc["attributes"][kind] = score
+                per_rule[name]["seen"] += 1
+                per_rule[name]["kept" if keep else "dropped"] += 1
+                if not keep:
+                    break
+            else:
+                writer.write(doc)
+    finally:
+        writer.close()
+    return {
+        "documents_in": documents_in,
+        "bytes_in": bytes_in,
+        "documents_out": writer.documents,
+        "bytes_out": writer.bytes,
+        "rules": per_rule,
+        "errors": [],
+    }

@@ -1,0 +1,251 @@
+"""Data steps on real Beam pipelines and real files: formats, bad input, filter counts, dedup quality."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from lmspec.runtime.data.dedup import _duplicate_pairs, verified
+from lmspec.runtime.data.documents import ShardWriter, read_documents, shards
+from lmspec.runtime.data.minhash import shingles
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def _run(spec: Path, root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lmspec.cli", "run", str(spec), "--root", str(root), "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def _spec(folder: Path, body: str) -> Path:
+    spec = folder / "spec.toml"
+    spec.write_text('[experiment]\nname = "data"\n\n' + body)
+    return spec
+
+
+def _documents(root: Path, step: str) -> list[dict[str, object]]:
+    [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
+    return [dict(doc) for shard in shards(out) for doc in read_documents(shard)]
+
+
+def _stats(root: Path, step: str) -> dict[str, object]:
+    [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
+    return dict(json.loads((out / "stats.json").read_text()))
+
+
+def test_ingest_reads_every_format_into_ordered_shards(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.jsonl").write_text('{"text": "one", "url": "u1"}\n{"text": "two", "doc": "d2"}\n')
+    with gzip.open(data / "b.jsonl.gz", "wt") as f:
+        f.write('{"text": "three"}\n')
+    (data / "c.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b'{"text": "four"}\n'))
+    pq.write_table(pa.table({"content": ["five", "six"], "n": [5, 6]}), data / "d.parquet")
+    (data / "e.txt").write_text("a whole\nfile\n")
+    spec = _spec(
+        tmp_path,
+        """
+[steps.lines]
+kind = "ingest"
+paths = ["data/*.jsonl*"]
+format = "jsonl"
+id_field = "doc"
+
+[steps.table]
+kind = "ingest"
+paths = ["data/d.parquet"]
+format = "parquet"
+text_field = "content"
+
+[steps.files]
+kind = "ingest"
+paths = ["data/*.txt"]
+format = "text"
+""",
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = _documents(tmp_path / "runs", "lines")
+    assert [d["text"] for d in lines] == ["one", "two", "three", "four"]
+    assert [d["id"] for d in lines] == ["a.jsonl:1", "d2", "b.jsonl.gz:1", "c.jsonl.zst:1"]
+    assert lines[0]["metadata"] == {"url": "u1"}
+    assert set(lines[0]) == {"id", "text", "source", "metadata", "attributes"}
+    table = _documents(tmp_path / "runs", "table")
+    assert [(d["text"], d["metadata"]) for d in table] == [("five", {"n": 5}), ("six", {"n": 6})]
+    assert _documents(tmp_path / "runs", "files")[0]["text"] == "a whole\nfile\n"
+    stats = _stats(tmp_path / "runs", "lines")
+    assert (stats["files_in"], stats["documents_out"], stats["shards"], stats["skipped"]) == (3, 4, 3, 0)
+
+
+BAD_INPUTS = [
+    ("truncated-gzip", "bad.jsonl.gz", gzip.compress(b'{"text": "a"}\n' * 500)[:-40], "truncated or corrupt"),
+    ("invalid-json", "bad.jsonl", b'{"text": "ok"}\n{"text": oops}\n', "bad.jsonl:2: invalid JSON"),
+    ("not-utf8", "bad.jsonl", b'{"text": "ok"}\n{"text": "caf\xe9"}\n', "bad.jsonl:2: not UTF-8"),
+    ("missing-text-field", "bad.jsonl", b'{"body": "x"}\n', "bad.jsonl:1: field `text` is missing"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_fails_naming_file_and_line(tmp_path: Path, name: str, content: bytes, message: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    spec = _spec(tmp_path, f'[steps.docs]\nkind = "ingest"\npaths = ["{name}"]\nformat = "jsonl"\n')
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 1
+    assert message in result.stdout
+    assert "FAILED docs" in result.stdout
+
+
+def test_on_error_skip_counts_every_skipped_record(tmp_path: Path) -> None:
+    (tmp_path / "mixed.jsonl").write_bytes(
+        b'{"text": "good one"}\n{"text": nope}\n{"text": "caf\xe9"}\n{"text": "good two"}\n'
+    )
+    spec = _spec(
+        tmp_path, '[steps.docs]\nkind = "ingest"\npaths = ["mixed.jsonl"]\nformat = "jsonl"\non_error = "skip"\n'
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    assert [d["text"] for d in _documents(tmp_path / "runs", "docs")] == ["good one", "good two"]
+    stats = _stats(tmp_path / "runs", "docs")
+    assert stats["skipped"] == 2
+    assert [e.split(": ", 1)[1][:12] for e in stats["errors"]] == ["invalid JSON", "not UTF-8 (i"]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("paths", "message"), [('["nothing-*.jsonl"]', "matches no files"), ('["empty.jsonl"]', "read no documents")]
+)
+def test_empty_inputs_are_errors(tmp_path: Path, paths: str, message: str) -> None:
+    (tmp_path / "empty.jsonl").write_text("")
+    spec = _spec(tmp_path, f'[steps.docs]\nkind = "ingest"\npaths = {paths}\nformat = "jsonl"\n')
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 1
+    assert message in result.stdout
+
+
+def test_filter_counts_per_rule_and_records_scores(tmp_path: Path) -> None:
+    good = (
+        "The committee met on Tuesday to review the proposal, and after a long discussion that covered the budget, "
+        "the schedule and the risks, they agreed with the plan to have the work start in the spring. Several "
+        "members asked that the report be shared with the public as soon as possible, so that residents of the "
+        "town could see what had been decided and why."
+    )
+    spam = "the cat sat on the mat and that was that with the dog " * 30  # passes Gopher, compresses to 0.04
+    lines = [good, "too short to keep", spam, good.replace("Tuesday", "Friday")]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
+    spec = _spec(
+        tmp_path,
+        """
+[steps.docs]
+kind = "ingest"
+paths = ["d.jsonl"]
+format = "jsonl"
+
+[steps.clean]
+kind = "filter"
+input = "@docs"
+rules = [{ kind = "gopher_quality" }, { kind = "compression_ratio", min = 0.1, max = 0.9 }]
+""",
+    )
+    assert _run(spec, tmp_path / "runs").returncode == 0
+    kept = _documents(tmp_path / "runs", "clean")
+    assert [d["text"] for d in kept] == [lines[0], lines[3]]
+    assert kept[0]["attributes"]["gopher_quality"] == 65  # type: ignore[index]
+    assert 0.6 < kept[0]["attributes"]["compression_ratio"] < 0.62  # type: ignore[index,operator]
+    rules = _stats(tmp_path / "runs", "clean")["rules"]
+    assert rules == {
+        "0:gopher_quality": {"seen": 4, "kept": 3, "dropped": 1},
+        "1:compression_ratio": {"seen": 3, "kept": 2, "dropped": 1},
+    }
+
+
+def _variant(words: list[str], changes: int, rng: random.Random) -> list[str]:
+    out = list(words)
+    for position in rng.sample(range(len(out)), changes):
+        out[position] = f"x{rng.randrange(10**9)}"
+    return out
+
+
+def _jaccard(a: str, b: str, n: int) -> float:
+    sa, sb = shingles(a, n), shingles(b, n)
+    return len(sa & sb) / len(sa | sb)
+
+
+def test_minhash_finds_planted_near_duplicates(tmp_path: Path) -> None:
+    """Recall and precision >= 0.95 against exact Jaccard by brute force, over a range of similarities."""
+    rng = random.Random(7)
+    texts = []
+    for _ in range(40):
+        base = [f"w{rng.randrange(10**9)}" for _ in range(300)]
+        texts.append(" ".join(base))
+        for changes in rng.sample([1, 2, 3, 4, 6, 10, 20, 40, 80], 3):  # similarities from ~0.98 down to ~0.2
+            texts.append(" ".join(_variant(base, changes, rng)))
+    rng.shuffle(texts)
+    shard = tmp_path / "part-00000-of-00001.jsonl.gz"
+    writer = ShardWriter(shard)
+    for i, text in enumerate(texts):
+        writer.write({"id": str(i), "text": text, "source": "", "metadata": {}, "attributes": {}})
+    writer.close()
+    config = {
+        "method": "minhash",
+        "jaccard": 0.8,
+        "num_perm": 128,
+        "ngram": 5,
+        "seed": 0,
+        "_bands": 0,
+        "_rows": 0,
+        "runner": {"name": "FnApiRunner", "options": {}},
+        "workers": None,
+    }
+    from lmspec.runtime.data.minhash import choose_bands
+
+    config["_bands"], config["_rows"] = choose_bands(128, 0.8)
+    found = {(a[1], b[1]) for a, b in verified(_duplicate_pairs([str(shard)], config, tmp_path), [str(shard)], config)}
+    truth = {(i, j) for i, j in combinations(range(len(texts)), 2) if _jaccard(texts[i], texts[j], 5) >= 0.8}
+    similarities = sorted(
+        _jaccard(texts[i], texts[j], 5)
+        for i, j in combinations(range(len(texts)), 2)
+        if _jaccard(texts[i], texts[j], 5) > 0.1
+    )
+    assert len(truth) >= 40, "enough planted pairs above the threshold"
+    assert similarities[0] < 0.5, "planted pairs below the threshold too"
+    recall = len(found & truth) / len(truth)
+    precision = len(found & truth) / max(1, len(found))
+    assert recall >= 0.95, (recall, len(truth))
+    assert precision >= 0.95, (precision, len(found))
+
+
+def test_exact_dedup_keeps_the_first_of_each_normalised_text(tmp_path: Path) -> None:
+    lines = ["Hello, World!", "something else", "hello world", "HELLO   world", "something else"]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
+    spec = _spec(
+        tmp_path,
+        """
+[steps.docs]
+kind = "ingest"
+paths = ["d.jsonl"]
+format = "jsonl"
+
+[steps.unique]
+kind = "dedup"
+input = "@docs"
+method = "exact"
+""",
+    )
+    assert _run(spec, tmp_path / "runs").returncode == 0
+    assert [d["text"] for d in _documents(tmp_path / "runs", "unique")] == ["Hello, World!", "something else"]
+    assert _stats(tmp_path / "runs", "unique")["duplicates_dropped"] == 3
