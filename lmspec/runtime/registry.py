@@ -22,6 +22,7 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "ingest": "lmspec.runtime.data.ingest",
     "filter": "lmspec.runtime.data.filter",
     "dedup": "lmspec.runtime.data.dedup",
+    "train_classifier": "lmspec.runtime.data.train_classifier",
 }
 """kind -> module that registers it on import; the other kinds arrive with their engines."""
 

@@ -249,3 +249,108 @@ method = "exact"
     assert _run(spec, tmp_path / "runs").returncode == 0
     assert [d["text"] for d in _documents(tmp_path / "runs", "unique")] == ["Hello, World!", "something else"]
     assert _stats(tmp_path / "runs", "unique")["duplicates_dropped"] == 3
+
+
+QUALITY_SPEC = """
+[steps.ref]
+kind = "ingest"
+paths = ["hq.jsonl"]
+format = "jsonl"
+
+[steps.web]
+kind = "ingest"
+paths = ["web.jsonl"]
+format = "jsonl"
+
+[steps.english]
+kind = "filter"
+input = "@web"
+rules = [{ kind = "language", keep = ["en"], min_score = 0.5 }]
+
+[steps.quality]
+kind = "train_classifier"
+positive = ["@ref"]
+negative = ["@english"]
+epochs = 10
+seed = 3
+
+[steps.filtered]
+kind = "filter"
+input = "@english"
+rules = [{ kind = "classifier", model = "@quality", label = "hq", min_score = 0.5 }]
+"""
+
+
+def _quality_corpus(folder: Path) -> None:
+    rng = random.Random(1)
+    prose = [
+        "the",
+        "committee",
+        "met",
+        "on",
+        "tuesday",
+        "to",
+        "review",
+        "the",
+        "proposal",
+        "and",
+        "after",
+        "a",
+        "long",
+        "discussion",
+        "that",
+        "covered",
+        "the",
+        "budget",
+        "the",
+        "schedule",
+        "and",
+        "the",
+        "risks",
+        "they",
+        "agreed",
+        "with",
+        "the",
+        "plan",
+        "to",
+        "have",
+        "the",
+        "work",
+        "start",
+        "in",
+        "the",
+        "spring",
+    ]
+    spam = ["buy", "cheap", "pills", "now", "click", "here", "free", "offer", "winner", "casino", "bonus", "deal"]
+    with (folder / "hq.jsonl").open("w") as f:
+        for _ in range(200):
+            f.write(json.dumps({"text": " ".join(rng.sample(prose, len(prose)))}) + "\n")
+    with (folder / "web.jsonl").open("w") as f:
+        for i in range(200):
+            words = rng.sample(prose, len(prose)) if i % 2 else [rng.choice(spam) for _ in range(40)]
+            f.write(json.dumps({"text": " ".join(words), "spam": i % 2 == 0}) + "\n")
+        f.write(
+            json.dumps({"text": "Ceci est un texte en français qui ne passe pas le filtre de langue anglaise."}) + "\n"
+        )
+
+
+def test_language_filter_classifier_training_and_classifier_filter(tmp_path: Path) -> None:
+    _quality_corpus(tmp_path)
+    spec = _spec(tmp_path, QUALITY_SPEC)
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    english = _documents(tmp_path / "runs", "english")
+    assert len(english) == 200
+    assert all(d["attributes"]["language"] > 0.5 for d in english)  # type: ignore[index,operator]
+    quality = _stats(tmp_path / "runs", "quality")
+    assert quality["recall"] == 1.0
+    assert quality["f1"] > 0.6  # type: ignore[operator]
+    kept = _documents(tmp_path / "runs", "filtered")
+    assert kept
+    assert not any(d["metadata"]["spam"] for d in kept)  # type: ignore[index]
+
+    again = _run(spec, tmp_path / "again")
+    assert again.returncode == 0
+    [first] = (tmp_path / "runs").glob("quality-*/model.bin")
+    [second] = (tmp_path / "again").glob("quality-*/model.bin")
+    assert first.read_bytes() == second.read_bytes(), "the same seed must give the same classifier"

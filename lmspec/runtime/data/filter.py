@@ -15,6 +15,7 @@ from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import DataError, ShardWriter, read_documents, shard_name, shards
 from lmspec.runtime.data.rules import BUILDERS
+from lmspec.runtime.data.train_classifier import CLASSIFIER_FILE
 from lmspec.runtime.registry import register_executor
 
 
@@ -27,7 +28,10 @@ def filter_documents(ctx: StepContext) -> StepResult:
             f"filter rules of kind {', '.join(missing)} cannot run in this lmspec yet "
             f"(it computes: {', '.join(sorted(BUILDERS))})"
         )
-    [source] = ctx.inputs.values()
+    source = ctx.inputs[config["input"].removeprefix("@")]
+    for rule in config["rules"]:
+        if rule["kind"] == "classifier":
+            rule["model_path"] = str(ctx.inputs[rule["model"].removeprefix("@")] / CLASSIFIER_FILE)
     inputs = shards(source)
     started = time.time()
     tasks = [

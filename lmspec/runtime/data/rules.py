@@ -58,8 +58,50 @@ def gopher_quality(rule: dict[str, Any]) -> Rule:
     return check
 
 
+def language(rule: dict[str, Any]) -> Rule:
+    """fastText lid.176: keep documents whose top language is in `keep` with at least `min_score`."""
+    from lmspec.runtime.data.fasttext_models import fasttext_line, lid176_path, load
+
+    model = load(lid176_path())
+    wanted = {f"__label__{code}" for code in rule["keep"]}
+
+    def check(text: str) -> tuple[bool, float]:
+        labels, scores = model.predict(fasttext_line(text), k=1)
+        score = float(scores[0]) if labels else 0.0
+        return bool(labels) and labels[0] in wanted and score >= rule["min_score"], score
+
+    return check
+
+
+def classifier(rule: dict[str, Any]) -> Rule:
+    """A trained quality classifier: the probability of `label` must reach `min_score`.
+
+    `rule["model_path"]` is the classifier step's model.bin, filled in by the filter step.
+    """
+    from lmspec.runtime.data.fasttext_models import fasttext_line, load
+
+    model = load(rule["model_path"])
+    label = f"__label__{rule['label']}"
+    if label not in model.get_labels():
+        from lmspec.runtime.data.documents import DataError
+
+        raise DataError(
+            f"the classifier at {rule['model_path']} has no label `{rule['label']}` "
+            f"(it has {', '.join(name.removeprefix('__label__') for name in model.get_labels())})"
+        )
+
+    def check(text: str) -> tuple[bool, float]:
+        labels, scores = model.predict(fasttext_line(text), k=-1)
+        score = next((float(s) for name, s in zip(labels, scores, strict=True) if name == label), 0.0)
+        return score >= rule["min_score"], score
+
+    return check
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Rule]] = {
     "compression_ratio": compression_ratio,
     "gopher_quality": gopher_quality,
+    "language": language,
+    "classifier": classifier,
 }
-"""Rule kinds this lmspec computes; `language` and `classifier` need the fastText models of their own steps."""
+"""Rule kind -> a function building the rule's check from its config (once per shard task)."""
