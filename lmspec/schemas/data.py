@@ -164,8 +164,101 @@ class CompressionRatioRule(SpecModel):
         return []
 
 
+class GopherRepetitionRule(SpecModel):
+    """Gopher's repetition removal (Rae et al. 2021, table A1): duplicated lines, paragraphs and n-grams."""
+
+    kind: Literal["gopher_repetition"]
+    max_duplicate_line_fraction: Fraction = 0.30
+    """Maximum share of lines that repeat an earlier line."""
+    max_duplicate_paragraph_fraction: Fraction = 0.30
+    """Maximum share of paragraphs that repeat an earlier paragraph."""
+    max_duplicate_line_char_fraction: Fraction = 0.20
+    """Maximum share of characters in repeated lines."""
+    max_duplicate_paragraph_char_fraction: Fraction = 0.20
+    """Maximum share of characters in repeated paragraphs."""
+    max_top_ngram_char_fraction: dict[str, Fraction] = Field(default_factory=lambda: {"2": 0.20, "3": 0.18, "4": 0.16})
+    """n -> maximum share of characters covered by the most frequent word n-gram."""
+    max_duplicate_ngram_char_fraction: dict[str, Fraction] = Field(
+        default_factory=lambda: {"5": 0.15, "6": 0.14, "7": 0.13, "8": 0.12, "9": 0.11, "10": 0.10}
+    )
+    """n -> maximum share of characters covered by word n-grams that occur more than once."""
+
+
+class C4Rule(SpecModel):
+    """C4's cleaning (Raffel et al. 2020, section 2.2): drops bad lines, then pages left too short.
+
+    In `filter` mode the kept text is the cleaned text; in `annotate` mode the text is left as it was.
+    """
+
+    kind: Literal["c4"]
+    min_words_per_line: int = Field(default=3, ge=0)
+    """Lines with fewer words are removed."""
+    min_sentences: int = Field(default=5, ge=0)
+    """Pages with fewer sentences left are dropped."""
+    require_terminal_punctuation: bool = True
+    """Keep only lines that end in `.`, `!`, `?` or `"`."""
+    drop_javascript_lines: bool = True
+    """Remove lines mentioning javascript (notices like "please enable JavaScript")."""
+    drop_lorem_ipsum: bool = True
+    """Drop pages containing "lorem ipsum" (placeholder text)."""
+    drop_curly_braces: bool = True
+    """Drop pages containing `{` (code rather than prose)."""
+    drop_policy_lines: bool = True
+    """Remove lines about terms of use, privacy and cookie policies."""
+
+
+class LengthRule(SpecModel):
+    """Keep documents whose length lies within bounds (characters and words)."""
+
+    kind: Literal["length"]
+    min_chars: int = Field(default=0, ge=0)
+    """Fewest characters kept."""
+    max_chars: int | None = Field(default=None, ge=1)
+    """Most characters kept; None for no limit."""
+    min_words: int = Field(default=0, ge=0)
+    """Fewest whitespace-separated words kept."""
+    max_words: int | None = Field(default=None, ge=1)
+    """Most words kept; None for no limit."""
+
+    def cross_field_errors(self) -> Problems:
+        problems: Problems = []
+        if self.max_chars is not None and self.min_chars > self.max_chars:
+            problems.append((("min_chars",), f"must be at most max_chars ({self.max_chars}), got {self.min_chars}"))
+        if self.max_words is not None and self.min_words > self.max_words:
+            problems.append((("min_words",), f"must be at most max_words ({self.max_words}), got {self.min_words}"))
+        return problems
+
+
+class RegexRule(SpecModel):
+    """Drop documents that match a regular expression (or, with `keep_matching`, those that do not)."""
+
+    kind: Literal["regex"]
+    pattern: str = Field(min_length=1)
+    """A Python regular expression, searched anywhere in the text."""
+    keep_matching: bool = False
+    """Keep only the documents that match, instead of dropping them."""
+    ignore_case: bool = False
+    """Match without regard to case."""
+
+    def cross_field_errors(self) -> Problems:
+        import re
+
+        try:
+            re.compile(self.pattern)
+        except re.error as exc:
+            return [(("pattern",), f"is not a valid regular expression: {exc}")]
+        return []
+
+
 FilterRule = Annotated[
-    LanguageRule | ClassifierRule | GopherQualityRule | CompressionRatioRule,
+    LanguageRule
+    | ClassifierRule
+    | GopherQualityRule
+    | GopherRepetitionRule
+    | C4Rule
+    | CompressionRatioRule
+    | LengthRule
+    | RegexRule,
     Field(discriminator="kind"),
 ]
 
@@ -180,6 +273,9 @@ class Filter(DataStepBase):
     """The documents to filter."""
     rules: list[FilterRule] = Field(min_length=1)
     """Rules applied in order; a document is kept only if it passes all of them."""
+    mode: Literal["filter", "annotate"] = "filter"
+    """`annotate` keeps every document and writes each rule's score and verdict into `attributes`, so an
+    ablation can filter later at several thresholds without scoring again."""
 
     def references(self) -> Refs:
         refs: Refs = [(("input",), ref_name(self.input), ("documents",))]

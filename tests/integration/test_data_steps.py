@@ -354,3 +354,37 @@ def test_language_filter_classifier_training_and_classifier_filter(tmp_path: Pat
     [first] = (tmp_path / "runs").glob("quality-*/model.bin")
     [second] = (tmp_path / "again").glob("quality-*/model.bin")
     assert first.read_bytes() == second.read_bytes(), "the same seed must give the same classifier"
+
+
+def test_annotate_mode_keeps_every_document_with_scores_and_verdicts(tmp_path: Path) -> None:
+    lines = ["short one", "the cat and the dog with that hat " * 10]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
+    spec = _spec(
+        tmp_path,
+        """
+[steps.docs]
+kind = "ingest"
+paths = ["d.jsonl"]
+format = "jsonl"
+
+[steps.scored]
+kind = "filter"
+input = "@docs"
+mode = "annotate"
+rules = [{ kind = "length", min_words = 5 }, { kind = "regex", pattern = "hat" }, { kind = "regex", pattern = "zzz" }]
+""",
+    )
+    assert _run(spec, tmp_path / "runs").returncode == 0
+    docs = _documents(tmp_path / "runs", "scored")
+    assert [d["text"] for d in docs] == lines
+    assert docs[0]["attributes"] == {
+        "length": 9,
+        "length_keep": False,
+        "regex_1": 0.0,
+        "regex_1_keep": True,
+        "regex_2": 0.0,
+        "regex_2_keep": True,
+        "keep": False,
+    }
+    assert docs[1]["attributes"]["regex_1_keep"] is False  # type: ignore[index]
+    assert docs[1]["attributes"]["keep"] is False  # type: ignore[index]

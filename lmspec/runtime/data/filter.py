@@ -1,5 +1,8 @@
 """`filter`: keep the documents that pass every rule, in order; each rule's score lands in `attributes`.
 
+With `mode = "annotate"` every document is kept unchanged, with each rule's score and verdict
+(`<kind>_keep`) and the overall verdict (`keep`) in `attributes`.
+
 One input shard becomes one output shard (same index), so the output order is stable; stats.json
 counts, per rule, how many documents it saw, kept and dropped.
 """
@@ -7,13 +10,14 @@ counts, per rule, how many documents it saw, kept and dropped.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import DataError, ShardWriter, read_documents, shard_name, shards
+from lmspec.runtime.data.documents import ShardWriter, read_documents, shard_name, shards
 from lmspec.runtime.data.rules import BUILDERS
 from lmspec.runtime.data.train_classifier import CLASSIFIER_FILE
 from lmspec.runtime.registry import register_executor
@@ -22,12 +26,6 @@ from lmspec.runtime.registry import register_executor
 @register_executor("filter")
 def filter_documents(ctx: StepContext) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
-    missing = sorted({r["kind"] for r in config["rules"]} - BUILDERS.keys())
-    if missing:
-        raise DataError(
-            f"filter rules of kind {', '.join(missing)} cannot run in this lmspec yet "
-            f"(it computes: {', '.join(sorted(BUILDERS))})"
-        )
     source = ctx.inputs[config["input"].removeprefix("@")]
     for rule in config["rules"]:
         if rule["kind"] == "classifier":
@@ -35,7 +33,12 @@ def filter_documents(ctx: StepContext) -> StepResult:
     inputs = shards(source)
     started = time.time()
     tasks = [
-        {"input": str(path), "output": str(ctx.output_dir / shard_name(i, len(inputs))), "rules": config["rules"]}
+        {
+            "input": str(path),
+            "output": str(ctx.output_dir / shard_name(i, len(inputs))),
+            "rules": config["rules"],
+            "annotate": config["mode"] == "annotate",
+        }
         for i, path in enumerate(inputs)
     ]
     results = run_shard_tasks(tasks, filter_shard, ctx.output_dir, config["runner"], config["workers"])
@@ -47,7 +50,15 @@ def _rule_name(index: int, rule: dict[str, Any]) -> str:
 
 
 def filter_shard(task: dict[str, Any]) -> dict[str, Any]:
-    checks = [(_rule_name(i, rule), rule["kind"], BUILDERS[rule["kind"]](rule)) for i, rule in enumerate(task["rules"])]
+    kinds = Counter(rule["kind"] for rule in task["rules"])  # a kind used twice: attribute <kind>_<position>
+    checks = [
+        (
+            _rule_name(i, rule),
+            rule["kind"] if kinds[rule["kind"]] == 1 else f"{rule['kind']}_{i}",
+            BUILDERS[rule["kind"]](rule),
+        )
+        for i, rule in enumerate(task["rules"])
+    ]
     per_rule = {name: {"seen": 0, "kept": 0, "dropped": 0} for name, _, _ in checks}
     writer = ShardWriter(Path(task["output"]))
     documents_in = bytes_in = 0
@@ -55,14 +66,22 @@ def filter_shard(task: dict[str, Any]) -> dict[str, Any]:
         for doc in read_documents(Path(task["input"])):
             documents_in += 1
             bytes_in += len(doc["text"].encode("utf-8"))
-            for name, kind, check in checks:
-                keep, score = check(doc["text"])
-                doc["attributes"][kind] = score
+            keep_all = True
+            for name, attribute, check in checks:
+                keep, score, text = check(doc["text"])
+                doc["attributes"][attribute] = score
                 per_rule[name]["seen"] += 1
                 per_rule[name]["kept" if keep else "dropped"] += 1
+                if task["annotate"]:  # every rule scores every document; nothing is dropped or rewritten
+                    doc["attributes"][f"{attribute}_keep"] = keep
+                    keep_all = keep_all and keep
+                    continue
                 if not keep:
                     break
+                doc["text"] = text
             else:
+                if task["annotate"]:
+                    doc["attributes"]["keep"] = keep_all
                 writer.write(doc)
     finally:
         writer.close()

@@ -1,28 +1,31 @@
-"""Filter rules on one document's text. Each returns (keep, score), the score kept as an attribute.
+"""Filter rules on one document's text. Each returns (keep, score, text): the score is kept as an
+attribute, and the text is the document's text after the rule (only `c4` changes it).
 
 Defaults live in the spec schema (lmspec/schemas/data.py) with their sources; this module only computes.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 BULLETS = ("•", "-", "*", "·", "‣", "◦")
 
-Rule = Callable[[str], tuple[bool, float]]
+Rule = Callable[[str], tuple[bool, float, str]]
 
 
 def compression_ratio(rule: dict[str, Any]) -> Rule:
     """zlib compressed size / raw size: very repetitive text scores low, random-looking text high."""
     low, high = rule["min"], rule["max"]
 
-    def check(text: str) -> tuple[bool, float]:
+    def check(text: str) -> tuple[bool, float, str]:
         raw = text.encode("utf-8")
         ratio = len(zlib.compress(raw)) / len(raw) if raw else 0.0
-        return low <= ratio <= high, ratio
+        return low <= ratio <= high, ratio, text
 
     return check
 
@@ -30,7 +33,11 @@ def compression_ratio(rule: dict[str, Any]) -> Rule:
 def gopher_quality(rule: dict[str, Any]) -> Rule:
     """The quality heuristics of Rae et al. (2021), Gopher, appendix A; the score is the word count."""
 
-    def check(text: str) -> tuple[bool, float]:
+    def check(text: str) -> tuple[bool, float, str]:
+        keep, words = passes(text)
+        return keep, words, text
+
+    def passes(text: str) -> tuple[bool, float]:
         words = text.split()
         n = len(words)
         if not rule["min_words"] <= n <= rule["max_words"]:
@@ -65,10 +72,10 @@ def language(rule: dict[str, Any]) -> Rule:
     model = load(lid176_path())
     wanted = {f"__label__{code}" for code in rule["keep"]}
 
-    def check(text: str) -> tuple[bool, float]:
+    def check(text: str) -> tuple[bool, float, str]:
         labels, scores = model.predict(fasttext_line(text), k=1)
         score = float(scores[0]) if labels else 0.0
-        return bool(labels) and labels[0] in wanted and score >= rule["min_score"], score
+        return bool(labels) and labels[0] in wanted and score >= rule["min_score"], score, text
 
     return check
 
@@ -90,15 +97,134 @@ def classifier(rule: dict[str, Any]) -> Rule:
             f"(it has {', '.join(name.removeprefix('__label__') for name in model.get_labels())})"
         )
 
-    def check(text: str) -> tuple[bool, float]:
+    def check(text: str) -> tuple[bool, float, str]:
         labels, scores = model.predict(fasttext_line(text), k=-1)
         score = next((float(s) for name, s in zip(labels, scores, strict=True) if name == label), 0.0)
-        return score >= rule["min_score"], score
+        return score >= rule["min_score"], score, text
+
+    return check
+
+
+def gopher_repetition(rule: dict[str, Any]) -> Rule:
+    """Gopher's repetition checks (Rae et al. 2021, table A1); the score is the duplicate-line fraction."""
+    top = {int(n): limit for n, limit in rule["max_top_ngram_char_fraction"].items()}
+    duplicated = {int(n): limit for n, limit in rule["max_duplicate_ngram_char_fraction"].items()}
+
+    def check(text: str) -> tuple[bool, float, str]:
+        lines = [line for line in text.split("\n") if line.strip()]
+        paragraphs = [p for p in re.split(r"\n{2,}", text.strip()) if p.strip()]
+        line_fraction, line_chars = _duplicates(lines)
+        if line_fraction > rule["max_duplicate_line_fraction"] or line_chars > rule["max_duplicate_line_char_fraction"]:
+            return False, line_fraction, text
+        para_fraction, para_chars = _duplicates(paragraphs)
+        if (
+            para_fraction > rule["max_duplicate_paragraph_fraction"]
+            or para_chars > rule["max_duplicate_paragraph_char_fraction"]
+        ):
+            return False, line_fraction, text
+        words = text.split()
+        total = sum(len(w) for w in words) or 1
+        for n, limit in sorted(top.items()):
+            grams = Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+            if grams:
+                gram, count = grams.most_common(1)[0]
+                if count > 1 and sum(len(w) for w in gram) * count / total > limit:
+                    return False, line_fraction, text
+        for n, limit in sorted(duplicated.items()):
+            if _duplicate_ngram_chars(words, n) / total > limit:
+                return False, line_fraction, text
+        return True, line_fraction, text
+
+    return check
+
+
+def _duplicates(items: list[str]) -> tuple[float, float]:
+    """(share of items that repeat an earlier one, share of characters in those repeats)."""
+    if not items:
+        return 0.0, 0.0
+    seen: set[str] = set()
+    repeats = repeated_chars = 0
+    for item in items:
+        if item in seen:
+            repeats += 1
+            repeated_chars += len(item)
+        seen.add(item)
+    return repeats / len(items), repeated_chars / max(1, sum(len(i) for i in items))
+
+
+def _duplicate_ngram_chars(words: list[str], n: int) -> int:
+    """Characters of the words covered by an n-gram seen earlier in the text (each word counted once)."""
+    seen: set[tuple[str, ...]] = set()
+    covered = [False] * len(words)
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i : i + n])
+        if gram in seen:
+            for j in range(i, i + n):
+                covered[j] = True
+        seen.add(gram)
+    return sum(len(w) for w, c in zip(words, covered, strict=True) if c)
+
+
+_TERMINAL = (".", "!", "?", '"')
+_POLICY = re.compile(r"terms of use|privacy policy|cookie policy|uses cookies|use of cookies", re.I)
+_SENTENCE_END = re.compile(r"[.!?]+(\s|$)")
+
+
+def c4(rule: dict[str, Any]) -> Rule:
+    """C4's line and page cleaning (Raffel et al. 2020); the score is the share of lines kept."""
+
+    def check(text: str) -> tuple[bool, float, str]:
+        lowered = text.lower()
+        if (rule["drop_lorem_ipsum"] and "lorem ipsum" in lowered) or (rule["drop_curly_braces"] and "{" in text):
+            return False, 0.0, text
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        kept = [
+            line
+            for line in lines
+            if len(line.split()) >= rule["min_words_per_line"]
+            and (not rule["require_terminal_punctuation"] or line.endswith(_TERMINAL))
+            and not (rule["drop_javascript_lines"] and "javascript" in line.lower())
+            and not (rule["drop_policy_lines"] and _POLICY.search(line))
+        ]
+        cleaned = "\n".join(kept)
+        share = len(kept) / len(lines) if lines else 0.0
+        return len(_SENTENCE_END.findall(cleaned)) >= rule["min_sentences"], share, cleaned
+
+    return check
+
+
+def length(rule: dict[str, Any]) -> Rule:
+    """Bounds on characters and words; the score is the character count."""
+
+    def check(text: str) -> tuple[bool, float, str]:
+        chars, words = len(text), len(text.split())
+        keep = (
+            rule["min_chars"] <= chars
+            and (rule["max_chars"] is None or chars <= rule["max_chars"])
+            and rule["min_words"] <= words
+            and (rule["max_words"] is None or words <= rule["max_words"])
+        )
+        return keep, chars, text
+
+    return check
+
+
+def regex(rule: dict[str, Any]) -> Rule:
+    """Drop (or keep only) documents matching `pattern`; the score is 1 for a match, else 0."""
+    pattern = re.compile(rule["pattern"], re.IGNORECASE if rule["ignore_case"] else 0)
+
+    def check(text: str) -> tuple[bool, float, str]:
+        matched = pattern.search(text) is not None
+        return matched == rule["keep_matching"], float(matched), text
 
     return check
 
 
 BUILDERS: dict[str, Callable[[dict[str, Any]], Rule]] = {
+    "gopher_repetition": gopher_repetition,
+    "c4": c4,
+    "length": length,
+    "regex": regex,
     "compression_ratio": compression_ratio,
     "gopher_quality": gopher_quality,
     "language": language,
