@@ -388,3 +388,69 @@ rules = [{ kind = "length", min_words = 5 }, { kind = "regex", pattern = "hat" }
     }
     assert docs[1]["attributes"]["regex_1_keep"] is False  # type: ignore[index]
     assert docs[1]["attributes"]["keep"] is False  # type: ignore[index]
+
+
+def test_filter_on_a_dask_cluster_matches_the_in_process_run(tmp_path: Path) -> None:
+    """A real `dask scheduler` and two `dask worker` processes on 127.0.0.1, stopped by PID at the end."""
+    import os
+    import signal
+    import socket
+    import time
+
+    bin_dir = Path(sys.executable).parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    cluster = [
+        subprocess.Popen(
+            [str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], **quiet
+        )
+    ]
+    try:
+        deadline = time.time() + 60
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.time() < deadline, "dask scheduler did not start"
+            time.sleep(0.2)
+        cluster += [
+            subprocess.Popen(
+                [str(bin_dir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                **quiet,
+            )
+            for _ in range(2)
+        ]
+        lines = ["the committee met and agreed with the plan that was put to the vote " * 5, "short", "x " * 200]
+        for i in range(4):
+            (tmp_path / f"d{i}.jsonl").write_text("".join(json.dumps({"text": f"{t} {i}"}) + "\n" for t in lines))
+        body = """
+[steps.docs]
+kind = "ingest"
+paths = ["d*.jsonl"]
+format = "jsonl"
+
+[steps.clean]
+kind = "filter"
+input = "@docs"
+rules = [{ kind = "gopher_quality", min_words = 10 }, { kind = "compression_ratio", min = 0.05, max = 0.9 }]
+"""
+        local = _run(_spec(tmp_path, body), tmp_path / "local")
+        assert local.returncode == 0, local.stdout
+        options = f'dask_client_address = "{address}", dask_npartitions = 2'
+        runner = f'runner = {{ name = "DaskRunner", options = {{ {options} }} }}\n'
+        on_dask = _run(_spec(tmp_path, body + runner), tmp_path / "dask")
+        assert on_dask.returncode == 0, on_dask.stdout
+        [local_out] = (tmp_path / "local").glob("clean-*/_SUCCESS")
+        [dask_out] = (tmp_path / "dask").glob("clean-*/_SUCCESS")
+        assert local_out.parent.name == dask_out.parent.name, "the runner is execution-only: same identity"
+        local_shards, dask_shards = shards(local_out.parent), shards(dask_out.parent)
+        assert len(local_shards) == 4
+        assert [p.read_bytes() for p in local_shards] == [p.read_bytes() for p in dask_shards]
+        assert _stats(tmp_path / "dask", "clean")["documents_out"] == 4
+    finally:
+        for process in reversed(cluster):
+            os.kill(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)

@@ -48,7 +48,7 @@ def shards(folder: Path) -> list[Path]:
 def open_binary(path: Path, mode: str = "rb") -> Iterator[Any]:
     """Open plain, .gz or .zst files by suffix, as bytes."""
     if path.name.endswith(".gz"):
-        with gzip.GzipFile(path, mode, compresslevel=GZIP_LEVEL) as f:
+        with gzip.GzipFile(path, mode, compresslevel=GZIP_LEVEL, mtime=0) as f:  # mtime 0: same bytes every run
             yield f
     elif path.name.endswith(".zst"):
         import zstandard
