@@ -20,6 +20,7 @@ Executor = Callable[["StepContext"], "StepResult"]
 
 BUILTIN_EXECUTORS: dict[str, str] = {
     "ingest": "lmspec.runtime.data.ingest",
+    "extract": "lmspec.runtime.data.extract",
     "filter": "lmspec.runtime.data.filter",
     "dedup": "lmspec.runtime.data.dedup",
     "train_classifier": "lmspec.runtime.data.train_classifier",

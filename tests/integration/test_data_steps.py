@@ -454,3 +454,77 @@ rules = [{ kind = "gopher_quality", min_words = 10 }, { kind = "compression_rati
         for process in reversed(cluster):
             os.kill(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def _page(title: str, paragraph: str) -> bytes:
+    return (
+        f"<html><head><title>{title}</title></head><body><nav><a href='/'>Home</a> | <a href='/x'>About</a></nav>"
+        f"<main><h1>{title}</h1><p>{paragraph}</p></main><footer>Copyright 2024</footer></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize("method", ["resiliparse", "trafilatura"])
+def test_warc_ingest_and_extraction_keep_url_and_title(tmp_path: Path, method: str) -> None:
+    from tests.support.warc import response_record, write_warc
+
+    paragraph = (
+        "The river rose slowly through the night, and by morning the lower fields were under water. "
+        "Farmers moved their animals to higher ground while volunteers filled sandbags near the bridge."
+    )
+    write_warc(
+        tmp_path / "crawl.warc.gz",
+        [
+            response_record("http://a.example/flood", _page("Flood news", paragraph)),
+            response_record("http://b.example/empty", b"<html><body><nav>menu only</nav></body></html>"),
+            response_record("http://c.example/logo.png", b"\x89PNG...", content_type="image/png"),
+        ],
+    )
+    spec = _spec(
+        tmp_path,
+        f'''
+[steps.raw]
+kind = "ingest"
+paths = ["*.warc.gz"]
+format = "warc"
+on_error = "skip"
+
+[steps.text]
+kind = "extract"
+input = "@raw"
+method = "{method}"
+min_length = 50
+''',
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    raw = _stats(tmp_path / "runs", "raw")
+    assert (raw["documents_out"], raw["skipped"]) == (2, 1)
+    assert "logo.png) is not HTML (Content-Type image/png)" in raw["errors"][0]  # type: ignore[index]
+    [page] = _documents(tmp_path / "runs", "text")
+    assert page["metadata"]["url"] == "http://a.example/flood"  # type: ignore[index]
+    assert page["metadata"]["title"] == "Flood news"  # type: ignore[index]
+    assert "The river rose slowly" in page["text"]  # type: ignore[operator]
+    assert "Copyright" not in page["text"]  # type: ignore[operator]
+    assert _stats(tmp_path / "runs", "text")["too_short"] == 1
+
+
+def test_warc_record_without_html_is_an_error_by_default(tmp_path: Path) -> None:
+    from tests.support.warc import response_record, write_warc
+
+    write_warc(tmp_path / "crawl.warc.gz", [response_record("http://c.example/x.pdf", b"%PDF", "application/pdf")])
+    spec = _spec(tmp_path, '[steps.raw]\nkind = "ingest"\npaths = ["*.warc.gz"]\nformat = "warc"\n')
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 1
+    assert "crawl.warc.gz: record 1 (http://c.example/x.pdf) is not HTML" in result.stdout
+
+
+def test_ingest_reads_fsspec_urls(tmp_path: Path) -> None:
+    (tmp_path / "remote").mkdir()
+    (tmp_path / "remote" / "r.jsonl").write_text('{"text": "from a url"}\n')
+    spec = _spec(
+        tmp_path, f'[steps.docs]\nkind = "ingest"\npaths = ["file://{tmp_path}/remote/*.jsonl"]\nformat = "jsonl"\n'
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    [doc] = _documents(tmp_path / "runs", "docs")
+    assert (doc["id"], doc["text"], doc["source"]) == ("r.jsonl:1", "from a url", f"file://{tmp_path}/remote/r.jsonl")

@@ -7,9 +7,13 @@ counted (and the first reasons kept) in stats.json: never silently fewer documen
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import shutil
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +28,6 @@ from lmspec.runtime.registry import register_executor
 def ingest(ctx: StepContext) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     files = expand_paths(config["paths"], ctx.spec_dir)
-    if config["format"] == "warc":
-        raise DataError('format = "warc" is not supported by this lmspec yet; convert the crawl to jsonl')
     started = time.time()
     tasks = [
         {"input": path, "output": str(ctx.output_dir / shard_name(i, len(files))), "config": config}
@@ -62,11 +64,30 @@ def expand_paths(patterns: list[str], spec_dir: Path) -> list[str]:
 
 def ingest_file(task: dict[str, Any]) -> dict[str, Any]:
     """One input file -> one output shard; returns its stats (a Beam task, so module-level)."""
-    config = task["config"]
-    path = Path(task["input"])
+    if "://" in task["input"]:  # remote (fsspec): copied next to the shard being written, read, then removed
+        with _local_copy(task["input"], Path(task["output"]).parent) as local:
+            return _ingest_local(local, task)
+    return _ingest_local(Path(task["input"]), task)
+
+
+@contextlib.contextmanager
+def _local_copy(url: str, folder: Path) -> Iterator[Path]:
+    import fsspec
+
+    local = folder / f".download-{uuid.uuid4().hex}-{url.rsplit('/', 1)[-1]}"
+    try:
+        with fsspec.open(url, "rb") as remote, local.open("wb") as f:
+            shutil.copyfileobj(remote, f, length=1 << 20)
+        yield local
+    finally:
+        local.unlink(missing_ok=True)
+
+
+def _ingest_local(path: Path, task: dict[str, Any]) -> dict[str, Any]:
+    config = {**task["config"], "origin": task["input"]}
     writer = ShardWriter(Path(task["output"]))
     skipped, errors = 0, []
-    read = {"jsonl": _jsonl, "parquet": _parquet, "text": _text}[config["format"]]
+    read = {"jsonl": _jsonl, "parquet": _parquet, "text": _text, "warc": _warc}[config["format"]]
     bytes_in = path.stat().st_size
     try:
         for item in read(path, config):
@@ -90,6 +111,7 @@ def ingest_file(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def _jsonl(path: Path, config: dict[str, Any]) -> Any:
+    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
     text_field, id_field = config["text_field"], config["id_field"]
     for line_no, line in read_lines(path):
         if isinstance(line, DataError):
@@ -102,28 +124,29 @@ def _jsonl(path: Path, config: dict[str, Any]) -> Any:
             text = record.get(text_field)
             if not isinstance(text, str):
                 raise DataError(
-                    f"{path}:{line_no}: field `{text_field}` is missing or not a string "
+                    f"{origin}:{line_no}: field `{text_field}` is missing or not a string "
                     f"(fields: {', '.join(sorted(record)) or 'none'}); set text_field"
                 )
         except DataError as exc:
             yield exc
             continue
-        doc_id = str(record[id_field]) if id_field and id_field in record else f"{path.name}:{line_no}"
+        doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{line_no}"
         metadata = {k: v for k, v in record.items() if k not in (text_field, id_field)}
-        yield Document(id=doc_id, text=text, source=str(path), metadata=metadata, attributes={})
+        yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
 
 
 def _parquet(path: Path, config: dict[str, Any]) -> Any:
+    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
     import pyarrow.parquet as pq
 
     try:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{path}: not a readable parquet file ({exc})") from None
+        raise DataError(f"{origin}: not a readable parquet file ({exc})") from None
     text_field, id_field = config["text_field"], config["id_field"]
     if text_field not in table.schema_arrow.names:
         raise DataError(
-            f"{path}: no column `{text_field}` (columns: {', '.join(table.schema_arrow.names)}); set text_field"
+            f"{origin}: no column `{text_field}` (columns: {', '.join(table.schema_arrow.names)}); set text_field"
         )
     row = 0
     for batch in table.iter_batches(batch_size=4096):
@@ -131,23 +154,58 @@ def _parquet(path: Path, config: dict[str, Any]) -> Any:
             row += 1
             text = record.get(text_field)
             if not isinstance(text, str):
-                yield DataError(f"{path}: row {row}: `{text_field}` is null or not a string")
+                yield DataError(f"{origin}: row {row}: `{text_field}` is null or not a string")
                 continue
-            doc_id = str(record[id_field]) if id_field and id_field in record else f"{path.name}:{row}"
+            doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{row}"
             metadata = {
                 k: v
                 for k, v in record.items()
                 if k not in (text_field, id_field) and isinstance(v, (str, int, float, bool))
             }
-            yield Document(id=doc_id, text=text, source=str(path), metadata=metadata, attributes={})
+            yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
+
+
+def _warc(path: Path, config: dict[str, Any]) -> Any:
+    """HTTP responses of a (gzipped) WARC file, read with FastWARC; the document text is the raw HTML.
+
+    A response that is not HTML is an error at its record number (or, with on_error = "skip", a counted
+    skip): extraction downstream expects pages.
+    """
+    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    number = 0
+    try:
+        with path.open("rb") as stream:
+            for record in ArchiveIterator(stream, record_types=WarcRecordType.response, parse_http=True):
+                number += 1
+                url = record.headers.get("WARC-Target-URI", "") or ""
+                http = record.http_headers
+                content_type = ((http.get("Content-Type", "") if http else "") or "").lower()
+                if "html" not in content_type:
+                    kind = content_type or "missing"
+                    yield DataError(
+                        f"{origin}: record {number} ({url}) is not HTML (Content-Type {kind}); "
+                        'on_error = "skip" counts and skips such records'
+                    )
+                    continue
+                body = record.reader.read()
+                html = bytes_to_str(body, detect_encoding(body) or "utf-8")
+                metadata = {"url": url, "date": record.headers.get("WARC-Date", ""), "content_type": content_type}
+                doc_id = record.record_id or f"{name}:{number}"
+                yield Document(id=doc_id, text=html, source=origin, metadata=metadata, attributes={})
+    except (OSError, EOFError, ValueError) as exc:
+        yield DataError(f"{origin}: record {number + 1}: the WARC file is truncated or corrupt ({exc})")
 
 
 def _text(path: Path, config: dict[str, Any]) -> Any:
     """A whole file is one document."""
+    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
     lines = []
     for _, line in read_lines(path):
         if isinstance(line, DataError):
             yield line
             return
         lines.append(line)
-    yield Document(id=path.name, text="".join(lines), source=str(path), metadata={}, attributes={})
+    yield Document(id=name, text="".join(lines), source=origin, metadata={}, attributes={})
