@@ -104,7 +104,8 @@ class LanguageRule(SpecModel):
 
 
 class ClassifierRule(SpecModel):
-    """Keep documents that a trained classifier scores at least `min_score` for `label`."""
+    """Keep documents that a trained classifier scores at least `min_score` for `label`, or the top
+    `keep_fraction` of the input by that score (the threshold is then the score's percentile)."""
 
     kind: Literal["classifier"]
     model: StepRef
@@ -112,7 +113,14 @@ class ClassifierRule(SpecModel):
     label: str = "hq"
     """The label whose probability is compared with `min_score`."""
     min_score: Fraction = 0.5
-    """Minimum probability of `label`."""
+    """Minimum probability of `label` (ignored when `keep_fraction` is set)."""
+    keep_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Keep this share of the input, highest scores first (e.g. 0.1 for the top 10%); None uses `min_score`."""
+
+    def cross_field_errors(self) -> Problems:
+        if self.keep_fraction is not None and "min_score" in self.model_fields_set:
+            return [(("min_score",), "set either min_score or keep_fraction, not both")]
+        return []
 
 
 class GopherQualityRule(SpecModel):

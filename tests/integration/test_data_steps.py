@@ -278,6 +278,11 @@ seed = 3
 kind = "filter"
 input = "@english"
 rules = [{ kind = "classifier", model = "@quality", label = "hq", min_score = 0.5 }]
+
+[steps.top]
+kind = "filter"
+input = "@english"
+rules = [{ kind = "classifier", model = "@quality", keep_fraction = 0.2 }]
 """
 
 
@@ -348,6 +353,11 @@ def test_language_filter_classifier_training_and_classifier_filter(tmp_path: Pat
     kept = _documents(tmp_path / "runs", "filtered")
     assert kept
     assert not any(d["metadata"]["spam"] for d in kept)  # type: ignore[index]
+
+    top = _documents(tmp_path / "runs", "top")
+    assert len(top) == 40  # the best-scoring 20% of the 200 English documents
+    assert _stats(tmp_path / "runs", "top")["rules"] == {"0:classifier": {"seen": 200, "kept": 40, "dropped": 160}}
+    assert not any(d["metadata"]["spam"] for d in top)  # type: ignore[index]
 
     again = _run(spec, tmp_path / "again")
     assert again.returncode == 0

@@ -27,11 +27,16 @@ from lmspec.runtime.registry import register_executor
 def filter_documents(ctx: StepContext) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     source = ctx.inputs[config["input"].removeprefix("@")]
+    inputs = shards(source)
+    started = time.time()
     for rule in config["rules"]:
         if rule["kind"] == "classifier":
             rule["model_path"] = str(ctx.inputs[rule["model"].removeprefix("@")] / CLASSIFIER_FILE)
-    inputs = shards(source)
-    started = time.time()
+            if rule["keep_fraction"] is not None:
+                rule["min_score"] = _percentile_threshold(inputs, rule, ctx.output_dir, config)
+                ctx.log.info(
+                    "keep_fraction %s of %s: min_score %.6f", rule["keep_fraction"], rule["model"], rule["min_score"]
+                )
     tasks = [
         {
             "input": str(path),
@@ -43,6 +48,23 @@ def filter_documents(ctx: StepContext) -> StepResult:
     ]
     results = run_shard_tasks(tasks, filter_shard, ctx.output_dir, config["runner"], config["workers"])
     return step_stats.finish(ctx.output_dir, results, started)
+
+
+def _percentile_threshold(inputs: list[Path], rule: dict[str, Any], output_dir: Path, config: dict[str, Any]) -> float:
+    """The score above which `keep_fraction` of all input documents lie: a scoring pass over every shard."""
+    import numpy as np
+
+    tasks = [{"input": str(path), "rule": rule} for path in inputs]
+    results = run_shard_tasks(tasks, score_shard, output_dir, config["runner"], config["workers"])
+    scores = np.array([s for r in results for s in r["scores"]], dtype=np.float64)
+    if scores.size == 0:
+        return 1.0
+    return float(np.quantile(scores, 1.0 - rule["keep_fraction"], method="higher"))
+
+
+def score_shard(task: dict[str, Any]) -> dict[str, Any]:
+    check = BUILDERS["classifier"](task["rule"])
+    return {"scores": [check(doc["text"])[1] for doc in read_documents(Path(task["input"]))]}
 
 
 def _rule_name(index: int, rule: dict[str, Any]) -> str:
