@@ -19,13 +19,20 @@ class Ingest(DataStepBase):
     output: ClassVar[OutputKind] = "documents"
 
     paths: list[str] = Field(min_length=1)
-    """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://)."""
-    format: Literal["warc", "jsonl", "parquet", "text"]
-    """How the files are encoded; `.gz`/`.zst` compression is detected from the name."""
+    """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://);
+    for `format = "huggingface"`, dataset names on the Hub or local dataset directories."""
+    format: Literal["warc", "jsonl", "parquet", "text", "huggingface"]
+    """How the files are encoded (`.gz`/`.zst` compression is detected from the name); `huggingface` loads
+    each path with `datasets.load_dataset`, streaming."""
+    split: str = "train"
+    """huggingface: the split to read."""
+    subset: str | None = None
+    """huggingface: the dataset configuration (e.g. `sample-10BT`); None for the default."""
     text_field: str = "text"
     """For jsonl/parquet: the field that holds the document text."""
     id_field: str | None = None
-    """For jsonl/parquet: the field that holds a stable document id; None derives one from the content."""
+    """For jsonl/parquet/huggingface: the field that holds a stable document id; None uses
+    `<file name>:<record number>`."""
     max_documents: int | None = Field(default=None, ge=1)
     """Stop after this many documents (for quick experiments); None reads everything."""
 

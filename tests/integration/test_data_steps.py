@@ -538,3 +538,24 @@ def test_ingest_reads_fsspec_urls(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
     [doc] = _documents(tmp_path / "runs", "docs")
     assert (doc["id"], doc["text"], doc["source"]) == ("r.jsonl:1", "from a url", f"file://{tmp_path}/remote/r.jsonl")
+
+
+def test_ingest_a_hugging_face_dataset_directory(tmp_path: Path) -> None:
+    """The real `datasets.load_dataset` path; a local dataset directory stands in for a Hub name offline."""
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "train.jsonl").write_text('{"content": "first", "lang": "en"}\n{"content": "second"}\n')
+    spec = _spec(
+        tmp_path,
+        """
+[steps.docs]
+kind = "ingest"
+paths = ["corpus"]
+format = "huggingface"
+text_field = "content"
+""",
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    docs = _documents(tmp_path / "runs", "docs")
+    assert [(d["id"], d["text"]) for d in docs] == [("corpus:1", "first"), ("corpus:2", "second")]
+    assert docs[0]["metadata"] == {"lang": "en"}

@@ -27,7 +27,10 @@ from lmspec.runtime.registry import register_executor
 @register_executor("ingest")
 def ingest(ctx: StepContext) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
-    files = expand_paths(config["paths"], ctx.spec_dir)
+    if config["format"] == "huggingface":  # a local dataset directory (relative to the spec) or a Hub name
+        files = [str(ctx.spec_dir / p) if (ctx.spec_dir / p).exists() else p for p in config["paths"]]
+    else:
+        files = expand_paths(config["paths"], ctx.spec_dir)
     started = time.time()
     tasks = [
         {"input": path, "output": str(ctx.output_dir / shard_name(i, len(files))), "config": config}
@@ -64,6 +67,8 @@ def expand_paths(patterns: list[str], spec_dir: Path) -> list[str]:
 
 def ingest_file(task: dict[str, Any]) -> dict[str, Any]:
     """One input file -> one output shard; returns its stats (a Beam task, so module-level)."""
+    if task["config"]["format"] == "huggingface":
+        return _ingest_local(Path(task["input"]), task)
     if "://" in task["input"]:  # remote (fsspec): copied next to the shard being written, read, then removed
         with _local_copy(task["input"], Path(task["output"]).parent) as local:
             return _ingest_local(local, task)
@@ -87,8 +92,10 @@ def _ingest_local(path: Path, task: dict[str, Any]) -> dict[str, Any]:
     config = {**task["config"], "origin": task["input"]}
     writer = ShardWriter(Path(task["output"]))
     skipped, errors = 0, []
-    read = {"jsonl": _jsonl, "parquet": _parquet, "text": _text, "warc": _warc}[config["format"]]
-    bytes_in = path.stat().st_size
+    read = {"jsonl": _jsonl, "parquet": _parquet, "text": _text, "warc": _warc, "huggingface": _huggingface}[
+        config["format"]
+    ]
+    bytes_in = path.stat().st_size if path.is_file() else 0
     try:
         for item in read(path, config):
             if isinstance(item, DataError):
@@ -197,6 +204,37 @@ def _warc(path: Path, config: dict[str, Any]) -> Any:
                 yield Document(id=doc_id, text=html, source=origin, metadata=metadata, attributes={})
     except (OSError, EOFError, ValueError) as exc:
         yield DataError(f"{origin}: record {number + 1}: the WARC file is truncated or corrupt ({exc})")
+
+
+def _huggingface(path: Path, config: dict[str, Any]) -> Any:
+    """A Hugging Face dataset by name (needs the network) or a local dataset directory, streamed."""
+    import datasets
+
+    origin = config["origin"]
+    try:
+        rows = datasets.load_dataset(origin, config["subset"], split=config["split"], streaming=True)
+    except Exception as exc:  # the Hub client raises many types; all mean "cannot load it"
+        raise DataError(
+            f"cannot load Hugging Face dataset `{origin}` (split {config['split']}): "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    text_field, id_field = config["text_field"], config["id_field"]
+    name = origin.rstrip("/").rsplit("/", 1)[-1]
+    for number, record in enumerate(rows, start=1):
+        text = record.get(text_field)
+        if not isinstance(text, str):
+            yield DataError(
+                f"{origin}: row {number}: `{text_field}` is missing or not a string "
+                f"(fields: {', '.join(sorted(record))}); set text_field"
+            )
+            continue
+        doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{number}"
+        metadata = {
+            k: v
+            for k, v in record.items()
+            if k not in (text_field, id_field) and isinstance(v, (str, int, float, bool))
+        }
+        yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
 
 
 def _text(path: Path, config: dict[str, Any]) -> Any:
