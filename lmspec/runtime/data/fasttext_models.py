@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import re
 from functools import lru_cache
 from typing import Any
 
 from lmspec.runtime.data.documents import DataError
 
-_SPACE = re.compile(r"\s+")
 MAX_CHARS = 20_000
 """Score the start of long documents only: fastText's cost is linear in length, its verdict is not."""
 
+_last: tuple[str, str] = ("", "")
+
 
 def fasttext_line(text: str) -> str:
-    return _SPACE.sub(" ", text[:MAX_CHARS]).strip().lower()
+    """One lowercased line of words. The last answer is remembered, because every fastText rule of a
+    filter asks for the same document in a row (the check is by identity, so it costs nothing)."""
+    global _last
+    if text is _last[0]:
+        return _last[1]
+    line = " ".join(text[:MAX_CHARS].split()).lower()
+    _last = (text, line)
+    return line
 
 
 def lid176_path() -> str:
