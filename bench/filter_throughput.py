@@ -130,6 +130,25 @@ def datatrove(inputs: list[Path], out: Path, model_path: str) -> float | None:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+def run_lmspec(folder: Path) -> float:
+    """Run the spec in `folder`; returns the run's peak resident memory in MB (GNU time's %M)."""
+    command = [
+        "/usr/bin/time",
+        "-f",
+        "%M",
+        sys.executable,
+        "-m",
+        "lmspec.cli",
+        "run",
+        str(folder / "spec.toml"),
+        "--root",
+        str(folder / "runs"),
+        "--quiet",
+    ]
+    result = subprocess.run(command, check=True, capture_output=True, text=True)
+    return int(result.stderr.strip().splitlines()[-1]) / 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--docs", type=int, default=100_000)
@@ -137,21 +156,17 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        small = folder / "small"
+        small.mkdir()
+        make_corpus(small, args.docs // 10, args.shards)
+        (small / "spec.toml").write_text(SPEC)
+        small_rss = run_lmspec(small)
         make_corpus(folder, args.docs, args.shards)
         (folder / "spec.toml").write_text(SPEC)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "lmspec.cli",
-                "run",
-                str(folder / "spec.toml"),
-                "--root",
-                str(folder / "runs"),
-                "--quiet",
-            ],
-            check=True,
-            capture_output=True,
+        full_rss = run_lmspec(folder)
+        print(
+            f"peak RSS of `lmspec run` (ingest, classifier, filter): {small_rss:.0f} MB at {args.docs // 10} "
+            f"documents, {full_rss:.0f} MB at {args.docs}"
         )
         [filtered] = (folder / "runs").glob("filtered-*/stats.json")
         stats = json.loads(filtered.read_text())
