@@ -145,13 +145,13 @@ class GopherQualityRule(SpecModel):
     max_symbol_word_ratio: Fraction = 0.1
     """Maximum ratio of `#` and `...` to words."""
     max_bullet_lines_ratio: Fraction = 0.9
-    """Maximum share of lines that start with a bullet."""
+    """Maximum share of lines that start with a bullet (`•` or `-`)."""
     max_ellipsis_lines_ratio: Fraction = 0.3
     """Maximum share of lines that end with an ellipsis."""
     min_alpha_words_ratio: Fraction = 0.8
-    """Minimum share of words that contain an alphabetic character."""
+    """Minimum share of tokens (words and punctuation marks) that contain an alphabetic character."""
     min_stop_words: int = Field(default=2, ge=0)
-    """Minimum number of English stop words (the, be, to, of, and, that, have, with)."""
+    """Minimum number of distinct English stop words present (the, be, to, of, and, that, have, with)."""
 
     def cross_field_errors(self) -> Problems:
         problems: Problems = []

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
-BULLETS = ("•", "-", "*", "·", "‣", "◦")
 
 Rule = Callable[[str], tuple[bool, float, str]]
 
@@ -30,37 +29,48 @@ def compression_ratio(rule: dict[str, Any]) -> Rule:
     return check
 
 
+_TOKEN = re.compile(r"-+|\.\.\.|…|[^\W_]+(?:[_.'\u2019][^\W_]+)*|[^\w\s]|_")
+"""Words and punctuation marks as separate tokens, close to the spaCy tokenization the Gopher heuristics are
+usually run with (DataTrove) at a small fraction of its cost; `bench/gopher_minhash.py` measures agreement."""
+
+
 def gopher_quality(rule: dict[str, Any]) -> Rule:
-    """The quality heuristics of Rae et al. (2021), Gopher, appendix A; the score is the word count."""
+    """The quality heuristics of Rae et al. (2021), Gopher, appendix A; the score is the word count.
+
+    Word counts and mean word length are over word tokens (punctuation marks are tokens too, but not
+    words); the ratios are over all tokens and all lines, and the stop-word test counts distinct stop
+    words, as in the paper and in DataTrove's GopherQualityFilter.
+    """
 
     def check(text: str) -> tuple[bool, float, str]:
         keep, words = passes(text)
         return keep, words, text
 
     def passes(text: str) -> tuple[bool, float]:
-        words = text.split()
+        tokens = _TOKEN.findall(text)
+        words = [t for t in tokens if t[0].isalnum() or t[0] == "_" or (len(t) > 1 and t not in ("...",))]
         n = len(words)
         if not rule["min_words"] <= n <= rule["max_words"]:
             return False, n
         mean_length = sum(len(w) for w in words) / n
         if not rule["min_mean_word_length"] <= mean_length <= rule["max_mean_word_length"]:
             return False, n
-        symbols = text.count("#") + text.count("...") + text.count("…")
-        if symbols / n > rule["max_symbol_word_ratio"]:
+        n_tokens = len(tokens)
+        limit = rule["max_symbol_word_ratio"]
+        if text.count("#") / n_tokens > limit or (text.count("...") + text.count("…")) / n_tokens > limit:
             return False, n
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = text.splitlines()
         if lines:
-            bullets = sum(line.lstrip().startswith(BULLETS) for line in lines)
+            bullets = sum(line.lstrip().startswith(("•", "-")) for line in lines)
             if bullets / len(lines) > rule["max_bullet_lines_ratio"]:
                 return False, n
             ellipsis = sum(line.rstrip().endswith(("...", "…")) for line in lines)
             if ellipsis / len(lines) > rule["max_ellipsis_lines_ratio"]:
                 return False, n
-        alpha = sum(any(c.isalpha() for c in w) for w in words)
-        if alpha / n < rule["min_alpha_words_ratio"]:
+        alpha = sum(any(c.isalpha() for c in t) for t in tokens)
+        if alpha / n_tokens < rule["min_alpha_words_ratio"]:
             return False, n
-        stop = sum(w.lower() in GOPHER_STOP_WORDS for w in words)
-        return stop >= rule["min_stop_words"], n
+        return len(GOPHER_STOP_WORDS.intersection(tokens)) >= rule["min_stop_words"], n
 
     return check
 
