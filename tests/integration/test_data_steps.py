@@ -17,7 +17,6 @@ import zstandard
 
 from lmspec.runtime.data.dedup import _duplicate_pairs, verified
 from lmspec.runtime.data.documents import ShardWriter, read_documents, shards
-from lmspec.runtime.data.minhash import shingles
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -180,8 +179,16 @@ def _variant(words: list[str], changes: int, rng: random.Random) -> list[str]:
     return out
 
 
+def _shingles(text: str, n: int) -> set[str]:
+    """Word n-grams as strings: the brute-force truth, independent of lmspec's hashing."""
+    import re
+
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
 def _jaccard(a: str, b: str, n: int) -> float:
-    sa, sb = shingles(a, n), shingles(b, n)
+    sa, sb = _shingles(a, n), _shingles(b, n)
     return len(sa & sb) / len(sa | sb)
 
 

@@ -1,26 +1,29 @@
 """`dedup`: exact (normalised-text hash) or MinHash near-duplicate removal, one document kept per cluster.
 
-Two Beam pipelines. The first finds candidate pairs with a shuffle: documents grouped by text hash
-(exact), or by LSH band of their MinHash signature (minhash). For minhash the driver then checks each
-candidate pair's true Jaccard similarity on its shingles, so no pair below the threshold is merged and
-none above it is lost to signature noise. Pairs are joined into clusters (union-find) that keep their
-first document in shard and line order, whatever the runner. The second pipeline rewrites each shard
-without the dropped documents.
+Beam shard tasks hash every document (exact: its normalised text; minhash: its signature), then, for
+minhash, one task per LSH band groups equal bands into candidate pairs. The driver checks each minhash
+candidate's true Jaccard similarity on its shingles, so no pair below the threshold is merged and none
+above it is lost to signature noise. Pairs are joined into clusters (union-find) that keep their first
+document in shard and line order, whatever the runner. A last pipeline rewrites each shard without the
+dropped documents.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import shutil
 import time
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
-from lmspec.runtime.data.beam import pipeline_args, run_shard_tasks
+from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import ShardWriter, read_documents, shard_name, shards
-from lmspec.runtime.data.minhash import band_keys, choose_bands, normalize, shingles, signature
+from lmspec.runtime.data.minhash import choose_bands, jaccard, ngram_hashes, normalize, signature
 from lmspec.runtime.registry import register_executor
 
 Location = tuple[int, int]
@@ -48,10 +51,12 @@ def dedup(ctx: StepContext) -> StepResult:
             config["jaccard"],
         )
     pairs = _duplicate_pairs(inputs, config, ctx.output_dir)
+    ctx.log.info("%d candidate pairs after %.1f s", len(pairs), time.time() - started)
     if config["method"] == "minhash":
         pairs = verified(pairs, inputs, config)
+        ctx.log.info("%d pairs above the threshold after %.1f s", len(pairs), time.time() - started)
     dropped = _dropped(pairs)
-    ctx.log.info("%d duplicate pairs; dropping %d documents", len(pairs), len(dropped))
+    ctx.log.info("dropping %d documents", len(dropped))
     tasks = [
         {
             "input": path,
@@ -64,83 +69,121 @@ def dedup(ctx: StepContext) -> StepResult:
     for result in results:
         result["duplicate_pairs"] = 0
     results[0]["duplicate_pairs"] = len(pairs) if results else 0
+    ctx.log.info("shards written after %.1f s", time.time() - started)
     return step_stats.finish(ctx.output_dir, results, started)
 
 
-def _duplicate_pairs(inputs: list[str], config: dict[str, Any], output_dir: Path) -> list[tuple[Location, Location]]:
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import PipelineOptions
+def _duplicate_pairs(inputs: list[str], config: dict[str, Any], work_dir: Path) -> list[tuple[Location, Location]]:
+    """Candidate duplicate pairs, from two rounds of Beam shard tasks that write numpy arrays.
 
-    out = output_dir / "_pairs.json"
-    keyed = _exact_keys if config["method"] == "exact" else _band_keys
-    with beam.Pipeline(options=PipelineOptions(pipeline_args(config["runner"], config["workers"]))) as pipeline:
-        shard_list = beam.Create(list(enumerate(inputs)))
-        keys = beam.FlatMap(keyed, config)
-        pairs = beam.FlatMap(_pairs_in_group, config)
-        save = beam.Map(_write_json, str(out))
-        _ = (
-            pipeline
-            | "shards" >> shard_list
-            | "keys" >> keys
-            | "group" >> beam.GroupByKey()
-            | "pairs" >> pairs
-            | "distinct" >> beam.Distinct()
-            | "collect" >> beam.combiners.ToList()
-            | "save" >> save
+    Round 1 hashes every shard (one text hash per document, or its MinHash signature). For exact dedup the
+    driver groups the hashes; for MinHash, round 2 has one task per LSH band that groups the documents whose
+    band of the signature is equal (DataTrove's bucket stage, without a per-element shuffle).
+    """
+    work = work_dir / "_dedup"
+    work.mkdir(parents=True, exist_ok=True)
+    tasks = [
+        {"input": path, "output": str(work / f"hashes-{i:05d}.npy"), "config": config} for i, path in enumerate(inputs)
+    ]
+    counts = [r["documents"] for r in run_shard_tasks(tasks, hash_shard, work, config["runner"], config["workers"])]
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    if config["method"] == "exact":
+        hashes = np.concatenate([np.load(str(t["output"])) for t in tasks]) if tasks else np.zeros(0, dtype=np.uint64)
+        pairs = _group_pairs(hashes, star=True)
+    else:
+        band_tasks: list[dict[str, Any]] = [
+            {
+                "band": b,
+                "rows": config["_rows"],
+                "inputs": [t["output"] for t in tasks],
+                "output": str(work / f"pairs-{b:05d}.npy"),
+            }
+            for b in range(config["_bands"])
+        ]
+        run_shard_tasks(band_tasks, band_pairs, work, config["runner"], config["workers"])
+        found = [np.load(t["output"]) for t in band_tasks]
+        pairs = np.unique(np.concatenate(found), axis=0) if found else np.zeros((0, 2), dtype=np.int64)
+    shutil.rmtree(work, ignore_errors=True)
+    return [(_location(int(a), offsets), _location(int(b), offsets)) for a, b in pairs]
+
+
+def _location(index: int, offsets: np.ndarray) -> Location:
+    shard = int(np.searchsorted(offsets, index, side="right")) - 1
+    return shard, index - int(offsets[shard])
+
+
+def hash_shard(task: dict[str, Any]) -> dict[str, Any]:
+    """Round 1: a 64-bit hash of each document's normalised text, or its MinHash signature (a Beam task)."""
+    config = task["config"]
+    docs = list(read_documents(Path(task["input"])))
+    values: np.ndarray
+    if config["method"] == "exact":
+        values = np.array(
+            [
+                int.from_bytes(hashlib.blake2b(normalize(d["text"]).encode(), digest_size=8).digest(), "little")
+                for d in docs
+            ],
+            dtype=np.uint64,
         )
-    found = json.loads(out.read_text())
-    out.unlink()
-    return sorted((tuple(a), tuple(b)) for a, b in found)
+    else:
+        values = np.array(
+            [signature(d["text"], config["ngram"], config["num_perm"], config["seed"]) for d in docs], dtype=np.uint32
+        ).reshape(len(docs), config["num_perm"])
+    np.save(task["output"], values)
+    return {"documents": len(docs)}
 
 
-def _exact_keys(shard: tuple[int, str], config: dict[str, Any]) -> Any:
-    import hashlib
-
-    index, path = shard
-    for j, doc in enumerate(read_documents(Path(path))):
-        yield hashlib.sha1(normalize(doc["text"]).encode()).hexdigest(), ((index, j), None)
-
-
-def _band_keys(shard: tuple[int, str], config: dict[str, Any]) -> Any:
-    index, path = shard
-    for j, doc in enumerate(read_documents(Path(path))):
-        sig = signature(doc["text"], config["ngram"], config["num_perm"], config["seed"])
-        for key in band_keys(sig, config["_bands"], config["_rows"]):
-            yield key, ((index, j), None)
+def band_pairs(task: dict[str, Any]) -> dict[str, Any]:
+    """Round 2 (MinHash): documents whose rows of one band are equal become candidate pairs (a Beam task)."""
+    rows, band = task["rows"], task["band"]
+    parts = [np.load(path, mmap_mode="r")[:, band * rows : (band + 1) * rows] for path in task["inputs"]]
+    block = np.concatenate(parts) if parts else np.zeros((0, rows), dtype=np.uint32)
+    keys = np.zeros(len(block), dtype=np.uint64)
+    with np.errstate(over="ignore"):  # a 64-bit polynomial hash of the band's rows; collisions are re-checked
+        for column in range(rows):
+            keys = keys * np.uint64(0x100000001B3) + block[:, column].astype(np.uint64)
+    np.save(task["output"], _group_pairs(keys, star=False))
+    return {}
 
 
-MAX_ALL_PAIRS_BUCKET = 64
+MAX_ALL_PAIRS_BUCKET = 16
 """Above this many documents in one bucket, pair each with the first only (a star keeps the cluster whole)."""
 
 
-def _pairs_in_group(group: tuple[str, Any], config: dict[str, Any]) -> Any:
-    members = sorted(location for location, _ in group[1])
-    if config["method"] == "exact" or len(members) > MAX_ALL_PAIRS_BUCKET:
-        for location in members[1:]:
-            yield (tuple(members[0]), tuple(location))
-        return
-    for a, b in combinations(members, 2):
-        yield (tuple(a), tuple(b))
+def _group_pairs(keys: np.ndarray, star: bool) -> np.ndarray:
+    """(i, j) index pairs, i < j, of equal keys: every pair of a small group, or a star from its first member."""
+    if keys.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], ranked[1:] != ranked[:-1]]))
+    ends = np.append(starts[1:], len(ranked))
+    pairs: list[tuple[int, int]] = []
+    for start, end in zip(starts, ends, strict=True):
+        if end - start < 2:
+            continue
+        members = sorted(int(m) for m in order[start:end])
+        if star or len(members) > MAX_ALL_PAIRS_BUCKET:
+            pairs.extend((members[0], m) for m in members[1:])
+        else:
+            pairs.extend(combinations(members, 2))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 def verified(
     pairs: list[tuple[Location, Location]], inputs: list[str], config: dict[str, Any]
 ) -> list[tuple[Location, Location]]:
-    """The candidate pairs whose true Jaccard similarity of word shingles reaches the threshold."""
+    """The candidate pairs whose true Jaccard similarity of word n-grams reaches the threshold."""
     wanted: dict[int, set[int]] = {}
     for a, b in pairs:
         wanted.setdefault(a[0], set()).add(a[1])
         wanted.setdefault(b[0], set()).add(b[1])
-    sets: dict[Location, set[str]] = {}
+    grams: dict[Location, np.ndarray] = {}
     for index, docs in wanted.items():
         for j, doc in enumerate(read_documents(Path(inputs[index]))):
             if j in docs:
-                sets[(index, j)] = shingles(doc["text"], config["ngram"])
-    return [(a, b) for a, b in pairs if len(sets[a] & sets[b]) >= config["jaccard"] * len(sets[a] | sets[b])]
-
-
-def _write_json(pairs: list[Any], path: str) -> None:
-    Path(path).write_text(json.dumps(pairs))
+                grams[(index, j)] = ngram_hashes(doc["text"], config["ngram"])
+    return [(a, b) for a, b in pairs if jaccard(grams[a], grams[b]) >= config["jaccard"]]
 
 
 def _dropped(pairs: list[tuple[Location, Location]]) -> set[Location]:

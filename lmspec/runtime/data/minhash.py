@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import zlib
-from functools import lru_cache
 
 import numpy as np
 
@@ -16,14 +15,6 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
-def shingles(text: str, n: int) -> set[str]:
-    words = _WORD.findall(text.lower())
-    if len(words) < n:
-        return {" ".join(words)}
-    return {" ".join(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-@lru_cache(maxsize=8)
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Permutations x -> (a*x + b) mod 2**32 with a odd: bijections of the 32-bit space, applied to CRC-32
     shingle hashes that are already well mixed. In 32-bit arithmetic numpy computes them about 9x faster
@@ -37,25 +28,37 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 _MIX = np.uint32(0x9E3779B1)  # an odd multiplier (golden ratio) for combining word hashes into n-gram hashes
 
 
-def signature(text: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
-    """The minimum of each of `num_perm` hash permutations over the text's word n-gram shingles.
+def ngram_hashes(text: str, n: int) -> np.ndarray:
+    """Sorted, distinct 32-bit hashes of the text's word n-grams: CRC-32 of each word, combined in numpy.
 
-    Words are hashed once (CRC-32) and n-gram hashes combined from them in numpy, instead of hashing every
-    n-gram's string: the signature then costs a few microseconds per word, not tens.
+    Hashing words once and n-grams arithmetically costs a few microseconds per word, not tens; the same
+    hashes serve the signature and the exact Jaccard check of candidate pairs.
     """
     words = _WORD.findall(text.lower())
     word_hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint32, count=len(words))
-    if len(word_hashes) < ngram:
-        word_hashes = np.append(word_hashes, np.zeros(ngram - len(word_hashes), dtype=np.uint32))
-    count = len(word_hashes) - ngram + 1
+    if len(word_hashes) < n:
+        word_hashes = np.append(word_hashes, np.zeros(n - len(word_hashes), dtype=np.uint32))
+    count = len(word_hashes) - n + 1
     with np.errstate(over="ignore"):  # arithmetic modulo 2**32 is the point
         hashes = word_hashes[:count].copy()
-        for k in range(1, ngram):
+        for k in range(1, n):
             hashes = hashes * _MIX + word_hashes[k : k + count]
-        a, b = permutations(num_perm, seed)
-        permuted = hashes[:, None] * a[None, :] + b[None, :]
+    return np.unique(hashes)
+
+
+def signature(text: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
+    """The minimum of each of `num_perm` hash permutations over the text's word n-gram hashes."""
+    a, b = permutations(num_perm, seed)
+    with np.errstate(over="ignore"):
+        permuted = ngram_hashes(text, ngram)[:, None] * a[None, :] + b[None, :]
     result: np.ndarray = permuted.min(axis=0)
     return result
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard similarity of two sorted distinct hash arrays."""
+    common = len(np.intersect1d(a, b, assume_unique=True))
+    return common / (len(a) + len(b) - common)
 
 
 def choose_bands(num_perm: int, threshold: float) -> tuple[int, int]:
