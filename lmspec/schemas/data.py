@@ -6,7 +6,17 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
-from lmspec.schemas.base import DataStepBase, OutputKind, Problems, Refs, SpecModel, StepBase, StepRef, ref_name
+from lmspec.schemas.base import (
+    DataStepBase,
+    OutputKind,
+    Problems,
+    Refs,
+    SpecModel,
+    StepBase,
+    StepRef,
+    is_ref,
+    ref_name,
+)
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -115,8 +125,8 @@ class ClassifierRule(SpecModel):
     `keep_fraction` of the input by that score (the threshold is then the score's percentile)."""
 
     kind: Literal["classifier"]
-    model: StepRef
-    """A train_classifier step."""
+    model: str = Field(min_length=1)
+    """A train_classifier step (`"@name"`), or a fastText model file (relative to the spec file)."""
     label: str = "hq"
     """The label whose probability is compared with `min_score`."""
     min_score: Fraction = 0.5
@@ -295,7 +305,7 @@ class Filter(DataStepBase):
     def references(self) -> Refs:
         refs: Refs = [(("input",), ref_name(self.input), ("documents",))]
         for i, rule in enumerate(self.rules):
-            if isinstance(rule, ClassifierRule):
+            if isinstance(rule, ClassifierRule) and is_ref(rule.model):
                 refs.append((("rules", i, "model"), ref_name(rule.model), ("classifier",)))
         return refs
 

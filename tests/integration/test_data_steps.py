@@ -566,3 +566,32 @@ text_field = "content"
     docs = _documents(tmp_path / "runs", "docs")
     assert [(d["id"], d["text"]) for d in docs] == [("corpus:1", "first"), ("corpus:2", "second")]
     assert docs[0]["metadata"] == {"lang": "en"}
+
+
+def test_classifier_rule_takes_a_model_file(tmp_path: Path) -> None:
+    """A classifier trained elsewhere (here: by an earlier lmspec run), used by its file path."""
+    import shutil
+
+    _quality_corpus(tmp_path)
+    assert _run(_spec(tmp_path, QUALITY_SPEC), tmp_path / "first").returncode == 0
+    [trained] = (tmp_path / "first").glob("quality-*/model.bin")
+    shutil.copy(trained, tmp_path / "quality.bin")
+    spec = _spec(
+        tmp_path,
+        """
+[steps.web]
+kind = "ingest"
+paths = ["web.jsonl"]
+format = "jsonl"
+
+[steps.kept]
+kind = "filter"
+input = "@web"
+rules = [{ kind = "classifier", model = "quality.bin", label = "hq", min_score = 0.5 }]
+""",
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    kept = _documents(tmp_path / "runs", "kept")
+    assert kept
+    assert not any(d["metadata"].get("spam") for d in kept)  # type: ignore[attr-defined]

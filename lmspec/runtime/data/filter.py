@@ -31,7 +31,9 @@ def filter_documents(ctx: StepContext) -> StepResult:
     started = time.time()
     for rule in config["rules"]:
         if rule["kind"] == "classifier":
-            rule["model_path"] = str(ctx.inputs[rule["model"].removeprefix("@")] / CLASSIFIER_FILE)
+            model = rule["model"]
+            path = ctx.inputs[model[1:]] / CLASSIFIER_FILE if model.startswith("@") else ctx.spec_dir / model
+            rule["model_path"] = str(path)
             if rule["keep_fraction"] is not None:
                 rule["min_score"] = _percentile_threshold(inputs, rule, ctx.output_dir, config)
                 ctx.log.info(

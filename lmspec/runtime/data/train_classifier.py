@@ -45,17 +45,23 @@ def train_classifier(ctx: StepContext) -> StepResult:
     valid, train = examples[:n_valid], examples[n_valid:]
     train_file = ctx.output_dir / "train.txt"
     train_file.write_text("".join(f"__label__{lab} {text}\n" for lab, text in train))
-    model = fasttext.train_supervised(
-        input=str(train_file),
-        epoch=config["epochs"],
-        lr=config["lr"],
-        wordNgrams=config["word_ngrams"],
-        dim=config["dim"],
-        minCount=config["min_count"],
-        seed=config["seed"],
-        thread=1,
-        verbose=0,
-    )
+    try:
+        model = fasttext.train_supervised(
+            input=str(train_file),
+            epoch=config["epochs"],
+            lr=config["lr"],
+            wordNgrams=config["word_ngrams"],
+            dim=config["dim"],
+            minCount=config["min_count"],
+            seed=config["seed"],
+            thread=1,
+            verbose=0,
+        )
+    except RuntimeError as exc:  # fastText reports divergence as RuntimeError("Encountered NaN.")
+        raise DataError(
+            f"fastText training failed ({exc}) on {len(train)} examples: give it more, and more varied, "
+            "examples, or lower lr"
+        ) from None
     model.save_model(str(ctx.output_dir / CLASSIFIER_FILE))
     train_file.unlink()
     metrics = _scores(model, valid, label) if valid else {}
