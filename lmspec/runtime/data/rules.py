@@ -29,7 +29,15 @@ def compression_ratio(rule: dict[str, Any]) -> Rule:
     return check
 
 
-_TOKEN = re.compile(r"-+|\.\.\.|…|[^\W_]+(?:[_.'\u2019][^\W_]+)*|[^\w\s]|_")
+_TOKEN = re.compile(
+    r"https?://\S+"  # URLs stay whole
+    r"|(?:[^\W\d_]\.){2,}"  # abbreviations: e.g. i.e.
+    r"|(?i:can)(?=not\b)"  # cannot -> can + not
+    r"|[^\W_]+\([^\W_]*"  # call-like words: len(s
+    r"|[^\W_]+(?:_[^\W_]+|\._*[^\W_]+)*"  # words, dotted names (also obj.__attr), snake_case
+    r"|['\u2019][^\W_]+"  # 's 't 're: contractions split off
+    r"|-+|~+|\.\.\.|…|[^\w\s]|_"  # punctuation (dash and tilde runs as one)
+)
 """Words and punctuation marks as separate tokens, close to the spaCy tokenization the Gopher heuristics are
 usually run with (DataTrove) at a small fraction of its cost; `bench/gopher_minhash.py` measures agreement."""
 
