@@ -77,3 +77,31 @@ def test_invalid_regex_is_a_spec_error_at_the_pattern() -> None:
     [(path, message)] = spec.cross_field_errors()
     assert path == ("rules", 0, "pattern")
     assert "not a valid regular expression" in message
+
+
+def test_gopher_tokens_follow_spacy_where_it_changes_the_counts() -> None:
+    from lmspec.runtime.data.rules import _TOKEN
+
+    text = "Don't stop... e.g. it cannot fail -- see len(s) or obj.__mro__ at https://x.org/a.b ~~~~"
+    assert _TOKEN.findall(text) == [
+        "Don",
+        "'t",
+        "stop",
+        "...",
+        "e.g.",
+        "it",
+        "can",
+        "not",
+        "fail",
+        "--",
+        "see",
+        "len(s",
+        ")",
+        "or",
+        "obj.__mro",
+        "_",
+        "_",
+        "at",
+        "https://x.org/a.b",
+        "~~~~",
+    ]
