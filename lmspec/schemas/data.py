@@ -72,10 +72,11 @@ class TrainClassifier(StepBase):
     kind: Literal["train_classifier"]
     output: ClassVar[OutputKind] = "classifier"
 
-    positive: list[StepRef] = Field(min_length=1)
-    """Document steps whose documents are examples of the label."""
-    negative: list[StepRef] = Field(min_length=1)
-    """Document steps whose documents are counter-examples."""
+    positive: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    """Examples of the label: document steps (`"@name"`) or JSONL files and globs with a `text` field
+    (relative to the spec file, `.gz`/`.zst` read as such)."""
+    negative: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    """Counter-examples, given the same way as `positive`."""
     label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")] = "hq"
     """Name of the positive label; filter rules select it with `label`."""
     max_examples_per_class: int = Field(default=50_000, ge=1)
@@ -98,8 +99,9 @@ class TrainClassifier(StepBase):
     def references(self) -> Refs:
         refs: Refs = []
         for side in ("positive", "negative"):
-            for i, ref in enumerate(getattr(self, side)):
-                refs.append(((side, i), ref_name(ref), ("documents",)))
+            for i, entry in enumerate(getattr(self, side)):
+                if is_ref(entry):
+                    refs.append(((side, i), ref_name(entry), ("documents",)))
         return refs
 
     def cross_field_errors(self) -> Problems:

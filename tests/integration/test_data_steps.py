@@ -595,3 +595,22 @@ rules = [{ kind = "classifier", model = "quality.bin", label = "hq", min_score =
     kept = _documents(tmp_path / "runs", "kept")
     assert kept
     assert not any(d["metadata"].get("spam") for d in kept)  # type: ignore[attr-defined]
+
+
+def test_train_classifier_from_jsonl_files(tmp_path: Path) -> None:
+    _quality_corpus(tmp_path)
+    spec = _spec(
+        tmp_path,
+        """
+[steps.quality]
+kind = "train_classifier"
+positive = ["hq.jsonl"]
+negative = ["web*.jsonl"]
+epochs = 10
+""",
+    )
+    result = _run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout
+    stats = _stats(tmp_path / "runs", "quality")
+    assert (stats["positive"], stats["negative"]) == (200, 201)
+    assert stats["recall"] == 1.0

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.data.documents import DataError, read_documents, shards
+from lmspec.runtime.data.documents import DataError, parse_json_line, read_documents, read_lines, shards
 from lmspec.runtime.data.fasttext_models import fasttext_line
+from lmspec.runtime.data.ingest import expand_paths
 from lmspec.runtime.registry import register_executor
 
 CLASSIFIER_FILE = "model.bin"
@@ -30,8 +32,8 @@ def train_classifier(ctx: StepContext) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     started = time.time()
     rng = random.Random(config["seed"])
-    positive = _sample([ctx.inputs[r[1:]] for r in config["positive"]], config["max_examples_per_class"], rng)
-    negative = _sample([ctx.inputs[r[1:]] for r in config["negative"]], config["max_examples_per_class"], rng)
+    positive = _sample(_texts(config["positive"], ctx), config["max_examples_per_class"], rng)
+    negative = _sample(_texts(config["negative"], ctx), config["max_examples_per_class"], rng)
     if not positive or not negative:
         raise DataError(
             f"train_classifier needs documents on both sides; got {len(positive)} positive and {len(negative)} negative"
@@ -78,21 +80,37 @@ def train_classifier(ctx: StepContext) -> StepResult:
     return StepResult(counts={k: v for k, v in stats.items() if isinstance(v, int)}, metrics=metrics)
 
 
-def _sample(folders: list[Path], cap: int, rng: random.Random) -> list[str]:
-    """Reservoir sample of at most `cap` documents across the folders' shards, as fastText lines."""
+def _texts(entries: list[str], ctx: StepContext) -> Iterator[str]:
+    """The texts of step references (their document shards) and of JSONL files or globs."""
+    for entry in entries:
+        if entry.startswith("@"):
+            for shard in shards(ctx.inputs[entry[1:]]):
+                yield from (doc["text"] for doc in read_documents(shard))
+            continue
+        for path in map(Path, expand_paths([entry], ctx.spec_dir)):
+            for line_no, line in read_lines(path):
+                if isinstance(line, DataError):
+                    raise line
+                if line.strip():
+                    text = parse_json_line(path, line_no, line).get("text")
+                    if not isinstance(text, str):
+                        raise DataError(f"{path}:{line_no}: no string field `text` in this example")
+                    yield text
+
+
+def _sample(texts: Iterable[str], cap: int, rng: random.Random) -> list[str]:
+    """Reservoir sample of at most `cap` texts, as fastText lines (every text has the same chance)."""
     sample: list[str] = []
     seen = 0
-    for folder in folders:
-        for shard in shards(folder):
-            for doc in read_documents(shard):
-                line = fasttext_line(doc["text"])
-                if not line:
-                    continue
-                seen += 1
-                if len(sample) < cap:
-                    sample.append(line)
-                elif (j := rng.randrange(seen)) < cap:
-                    sample[j] = line
+    for text in texts:
+        line = fasttext_line(text)
+        if not line:
+            continue
+        seen += 1
+        if len(sample) < cap:
+            sample.append(line)
+        elif (j := rng.randrange(seen)) < cap:
+            sample[j] = line
     return sample
 
 
