@@ -22,7 +22,7 @@ import numpy as np
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import ShardWriter, read_documents, shard_name, shards
+from lmspec.runtime.data.documents import read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.minhash import choose_bands, jaccard, ngram_hashes, normalize, signature
 from lmspec.runtime.registry import register_executor
 
@@ -206,21 +206,5 @@ def _dropped(pairs: list[tuple[Location, Location]]) -> set[Location]:
 
 def write_kept(task: dict[str, Any]) -> dict[str, Any]:
     dropped = set(task["dropped"])
-    writer = ShardWriter(Path(task["output"]))
-    documents_in = bytes_in = 0
-    try:
-        for j, doc in enumerate(read_documents(Path(task["input"]))):
-            documents_in += 1
-            bytes_in += len(doc["text"].encode("utf-8"))
-            if j not in dropped:
-                writer.write(doc)
-    finally:
-        writer.close()
-    return {
-        "documents_in": documents_in,
-        "bytes_in": bytes_in,
-        "documents_out": writer.documents,
-        "bytes_out": writer.bytes,
-        "duplicates_dropped": len(dropped),
-        "errors": [],
-    }
+    stats = rewrite_shard(task, lambda index, doc: None if index in dropped else doc)
+    return {**stats, "duplicates_dropped": len(dropped)}

@@ -7,13 +7,12 @@ A page that fails extraction, or leaves less than `min_length` characters, is co
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import ShardWriter, read_documents, shard_name, shards
+from lmspec.runtime.data.documents import Document, rewrite_shard, shard_name, shards
 from lmspec.runtime.registry import register_executor
 
 
@@ -33,37 +32,25 @@ def extract(ctx: StepContext) -> StepResult:
 def extract_shard(task: dict[str, Any]) -> dict[str, Any]:
     config = task["config"]
     to_text = _resiliparse if config["method"] == "resiliparse" else _trafilatura
-    writer = ShardWriter(Path(task["output"]))
-    documents_in = bytes_in = failed = too_short = 0
+    counts = {"extraction_failed": 0, "too_short": 0}
     errors: list[str] = []
-    try:
-        for doc in read_documents(Path(task["input"])):
-            documents_in += 1
-            bytes_in += len(doc["text"].encode("utf-8"))
-            try:
-                text, title = to_text(doc["text"], config["main_content"])
-            except Exception as exc:  # a parser's failure on one page is that page's problem only
-                failed += 1
-                if len(errors) < 5:
-                    errors.append(f"{doc['id']} ({doc['metadata'].get('url', '')}): {type(exc).__name__}: {exc}")
-                continue
-            if len(text) < config["min_length"]:
-                too_short += 1
-                continue
-            doc["metadata"]["title"] = title
-            doc["text"] = text
-            writer.write(doc)
-    finally:
-        writer.close()
-    return {
-        "documents_in": documents_in,
-        "bytes_in": bytes_in,
-        "documents_out": writer.documents,
-        "bytes_out": writer.bytes,
-        "extraction_failed": failed,
-        "too_short": too_short,
-        "errors": errors,
-    }
+
+    def rewrite(_: int, doc: Document) -> Document | None:
+        try:
+            text, title = to_text(doc["text"], config["main_content"])
+        except Exception as exc:  # a parser's failure on one page is that page's problem only
+            counts["extraction_failed"] += 1
+            if len(errors) < 5:
+                errors.append(f"{doc['id']} ({doc['metadata'].get('url', '')}): {type(exc).__name__}: {exc}")
+            return None
+        if len(text) < config["min_length"]:
+            counts["too_short"] += 1
+            return None
+        doc["metadata"]["title"] = title
+        doc["text"] = text
+        return doc
+
+    return {**rewrite_shard(task, rewrite), **counts, "errors": errors}
 
 
 def _resiliparse(html: str, main_content: bool) -> tuple[str, str]:

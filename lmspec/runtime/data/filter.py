@@ -17,7 +17,7 @@ from typing import Any
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import ShardWriter, read_documents, shard_name, shards
+from lmspec.runtime.data.documents import Document, read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.rules import BUILDERS
 from lmspec.runtime.data.train_classifier import CLASSIFIER_FILE
 from lmspec.runtime.registry import register_executor
@@ -84,36 +84,23 @@ def filter_shard(task: dict[str, Any]) -> dict[str, Any]:
         for i, rule in enumerate(task["rules"])
     ]
     per_rule = {name: {"seen": 0, "kept": 0, "dropped": 0} for name, _, _ in checks}
-    writer = ShardWriter(Path(task["output"]))
-    documents_in = bytes_in = 0
-    try:
-        for doc in read_documents(Path(task["input"])):
-            documents_in += 1
-            bytes_in += len(doc["text"].encode("utf-8"))
-            keep_all = True
-            for name, attribute, check in checks:
-                keep, score, text = check(doc["text"])
-                doc["attributes"][attribute] = score
-                per_rule[name]["seen"] += 1
-                per_rule[name]["kept" if keep else "dropped"] += 1
-                if task["annotate"]:  # every rule scores every document; nothing is dropped or rewritten
-                    doc["attributes"][f"{attribute}_keep"] = keep
-                    keep_all = keep_all and keep
-                    continue
-                if not keep:
-                    break
-                doc["text"] = text
-            else:
-                if task["annotate"]:
-                    doc["attributes"]["keep"] = keep_all
-                writer.write(doc)
-    finally:
-        writer.close()
-    return {
-        "documents_in": documents_in,
-        "bytes_in": bytes_in,
-        "documents_out": writer.documents,
-        "bytes_out": writer.bytes,
-        "rules": per_rule,
-        "errors": [],
-    }
+
+    def rewrite(_: int, doc: Document) -> Document | None:
+        keep_all = True
+        for name, attribute, check in checks:
+            keep, score, text = check(doc["text"])
+            doc["attributes"][attribute] = score
+            per_rule[name]["seen"] += 1
+            per_rule[name]["kept" if keep else "dropped"] += 1
+            if task["annotate"]:  # every rule scores every document; nothing is dropped or rewritten
+                doc["attributes"][f"{attribute}_keep"] = keep
+                keep_all = keep_all and keep
+                continue
+            if not keep:
+                return None
+            doc["text"] = text
+        if task["annotate"]:
+            doc["attributes"]["keep"] = keep_all
+        return doc
+
+    return {**rewrite_shard(task, rewrite), "rules": per_rule}
