@@ -7,6 +7,8 @@ and all of a file's diagnostics travel together in one `SpecError`.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -48,3 +50,14 @@ class UsageError(LmspecError):
     """The command line asks for something impossible (missing file, wrong command for a fragment)."""
 
     exit_code = 2
+
+
+def did_you_mean(name: str, candidates: Iterable[str], listing: bool = False) -> str:
+    """`; did you mean `x`?` for the closest candidate; with `listing`, all candidates when none is close."""
+    options = list(candidates)
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    if listing and options:
+        return f"; valid fields: {', '.join(sorted(options))}"
+    return ""

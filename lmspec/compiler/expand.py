@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 import re
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from typing import Any
 from lmspec.compiler.graph import walk
 from lmspec.compiler.source_map import DataPath, SourceMap, dotted
 from lmspec.compiler.sources import Document, display_path, load_document
-from lmspec.errors import Diagnostic, SpecError
+from lmspec.errors import Diagnostic, SpecError, did_you_mean
 from lmspec.schemas.base import REF_PATTERN
 
 _REF = re.compile(REF_PATTERN)
@@ -187,14 +186,11 @@ def _var_name(reference: str, path: DataPath, variables: dict[str, Any], problem
         return None
     name = m.group(1)
     if name not in variables:
-        problems.add(path, f"undefined variable ${{vars.{name}}}{_suggest(name, variables)}; define it under [vars]")
+        problems.add(
+            path, f"undefined variable ${{vars.{name}}}{did_you_mean(name, variables)}; define it under [vars]"
+        )
         return None
     return name
-
-
-def _suggest(name: str, candidates: Any) -> str:
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 # -- sweep -------------------------------------------------------------------------------------
@@ -254,7 +250,7 @@ def _sweep_target(key: str, steps: dict[str, Any], problems: _Problems) -> tuple
         return None
     name = parts[1]
     if name not in steps:
-        problems.add(("sweep", key), f"no step named `{name}`{_suggest(name, steps)}", at_key=True)
+        problems.add(("sweep", key), f"no step named `{name}`{did_you_mean(name, steps)}", at_key=True)
         return None
     target: tuple[str | int, ...] = (name,)
     node: Any = steps[name]

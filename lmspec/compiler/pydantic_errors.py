@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import types
@@ -13,7 +12,7 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from lmspec.compiler.source_map import DataPath, SourceMap, dotted
-from lmspec.errors import Diagnostic
+from lmspec.errors import Diagnostic, did_you_mean
 from lmspec.schemas.base import EXPERIMENT_NAME_PATTERN, REF_PATTERN, STEP_NAME_PATTERN
 
 _NOUNS = {
@@ -104,20 +103,20 @@ def _message(group: list[ErrorDetails], path: DataPath, root: type[BaseModel], d
     if kind == "extra_forbidden":
         name = str(error["loc"][-1])
         valid = _field_names(root, error["loc"][:-1])
-        return f"unknown field `{name}`{_did_you_mean(name, valid, listing=True)}"
+        return f"unknown field `{name}`{did_you_mean(name, valid, listing=True)}"
     if kind == "missing":
         return f"missing required field `{error['loc'][-1]}`"
     if kind == "union_tag_invalid":
         tag = str(ctx.get("tag"))
         expected = _quoted_values(str(ctx.get("expected_tags", "")))
         noun = "step kind" if len(path) == 3 and path[0] == "steps" else "kind"
-        return f"unknown {noun} `{tag}`{_did_you_mean(tag, expected)}; expected one of {', '.join(expected)}"
+        return f"unknown {noun} `{tag}`{did_you_mean(tag, expected)}; expected one of {', '.join(expected)}"
     if kind == "union_tag_not_found":
         return 'missing `kind`: every step and rule says what it is, e.g. kind = "train"'
     if kind == "literal_error":
         expected = _quoted_values(str(ctx.get("expected", "")))
         got = error["input"]
-        hint = _did_you_mean(got, expected) if isinstance(got, str) else ""
+        hint = did_you_mean(got, expected) if isinstance(got, str) else ""
         return f"expected one of {', '.join(json.dumps(e) for e in expected)}, got {_show(got)}{hint}"
     return f"expected {_expected(error)}, got {_show(error['input'])}"
 
@@ -157,15 +156,6 @@ def _show(value: Any) -> str:
     else:
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _did_you_mean(name: str, candidates: list[str], listing: bool = False) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean `{close[0]}`?"
-    if listing and candidates:
-        return f"; valid fields: {', '.join(sorted(candidates))}"
-    return ""
 
 
 def _quoted_values(text: str) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +11,7 @@ from lmspec.compiler.expand import Expanded, raw_references
 from lmspec.compiler.graph import walk
 from lmspec.compiler.pydantic_errors import diagnostics_from_errors
 from lmspec.compiler.source_map import DataPath, dotted
-from lmspec.errors import Diagnostic, SpecError
+from lmspec.errors import Diagnostic, SpecError, did_you_mean
 from lmspec.schemas import OUTPUT_KIND_PHRASES, ExperimentSpec, Step, StepBase
 
 _STEP_ADAPTER: TypeAdapter[Any] | None = None
@@ -106,14 +105,14 @@ def _check_references(
         step = steps.get(name)
         if step is None:  # invalid step: still report references to nowhere
             for target in sorted(raw_references(raw_steps[name]) - set(names)):
-                report.at(("steps", name), f"no step named `{target}`{_did_you_mean(target, names)}")
+                report.at(("steps", name), f"no step named `{target}`{did_you_mean(target, names)}")
             continue
         for field, target, accepted in step.references():
             path = ("steps", name, *field)
             at_key = isinstance(field[-1], str) and field[-1].startswith("@")  # a mixture weight's key
             if target not in names:
                 if not report.expanded.is_fragment:
-                    report.at(path, f"no step named `{target}`{_did_you_mean(target, names)}", at_key)
+                    report.at(path, f"no step named `{target}`{did_you_mean(target, names)}", at_key)
                 continue
             edges.setdefault(name, []).append((target, path))
             upstream = steps.get(target)
@@ -129,11 +128,6 @@ def _check_references(
                     at_key,
                 )
     return edges
-
-
-def _did_you_mean(name: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return f"; did you mean `{close[0]}`?" if close else ""
 
 
 def _check_cycles(names: list[str], edges: dict[str, list[tuple[str, DataPath]]], report: _Report) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lmspec.catalog import Catalog
 from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, is_url
-from lmspec.errors import LmspecError, UsageError
+from lmspec.errors import LmspecError, UsageError, did_you_mean
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.lineage import LineageEmitter
 from lmspec.runtime.outputs import (
@@ -242,12 +242,7 @@ def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
     known = {s.name for s in plan.steps}
     unknown = [n for n in names if n not in known]
     if unknown:
-        import difflib
-
-        hints = [
-            f"`{n}`" + (f" (did you mean `{m[0]}`?)" if (m := difflib.get_close_matches(n, known, 1)) else "")
-            for n in unknown
-        ]
+        hints = [f"`{n}`{did_you_mean(n, known)}" for n in unknown]
         raise UsageError(f"--force names no step of this plan: {', '.join(hints)}")
     forced = set(names)
     for step in plan.steps:  # topological order: an input is seen before its dependents
