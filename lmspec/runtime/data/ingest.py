@@ -119,7 +119,7 @@ def _ingest_local(path: Path, task: dict[str, Any]) -> dict[str, Any]:
 
 def _jsonl(path: Path, config: dict[str, Any]) -> Any:
     origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
-    text_field, id_field = config["text_field"], config["id_field"]
+    text_field = config["text_field"]
     for line_no, line in read_lines(path):
         if isinstance(line, DataError):
             yield line
@@ -137,9 +137,25 @@ def _jsonl(path: Path, config: dict[str, Any]) -> Any:
         except DataError as exc:
             yield exc
             continue
-        doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{line_no}"
-        metadata = {k: v for k, v in record.items() if k not in (text_field, id_field)}
-        yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
+        yield _from_record(record, text, f"{name}:{line_no}", config, scalars_only=False)
+
+
+def _from_record(
+    record: dict[str, Any], text: str, fallback_id: str, config: dict[str, Any], scalars_only: bool
+) -> Document:
+    """A document from a table row: its id field (else `fallback_id`), the other fields as metadata.
+
+    Parquet and dataset rows may hold arrays and nested types that JSON cannot carry: `scalars_only`
+    keeps their plain values only.
+    """
+    text_field, id_field = config["text_field"], config["id_field"]
+    doc_id = str(record[id_field]) if id_field and id_field in record else fallback_id
+    metadata = {
+        k: v
+        for k, v in record.items()
+        if k not in (text_field, id_field) and (not scalars_only or isinstance(v, (str, int, float, bool)))
+    }
+    return Document(id=doc_id, text=text, source=config["origin"], metadata=metadata, attributes={})
 
 
 def _parquet(path: Path, config: dict[str, Any]) -> Any:
@@ -150,7 +166,7 @@ def _parquet(path: Path, config: dict[str, Any]) -> Any:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DataError(f"{origin}: not a readable parquet file ({exc})") from None
-    text_field, id_field = config["text_field"], config["id_field"]
+    text_field = config["text_field"]
     if text_field not in table.schema_arrow.names:
         raise DataError(
             f"{origin}: no column `{text_field}` (columns: {', '.join(table.schema_arrow.names)}); set text_field"
@@ -163,13 +179,7 @@ def _parquet(path: Path, config: dict[str, Any]) -> Any:
             if not isinstance(text, str):
                 yield DataError(f"{origin}: row {row}: `{text_field}` is null or not a string")
                 continue
-            doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{row}"
-            metadata = {
-                k: v
-                for k, v in record.items()
-                if k not in (text_field, id_field) and isinstance(v, (str, int, float, bool))
-            }
-            yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
+            yield _from_record(record, text, f"{name}:{row}", config, scalars_only=True)
 
 
 def _warc(path: Path, config: dict[str, Any]) -> Any:
@@ -218,7 +228,7 @@ def _huggingface(path: Path, config: dict[str, Any]) -> Any:
             f"cannot load Hugging Face dataset `{origin}` (split {config['split']}): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from None
-    text_field, id_field = config["text_field"], config["id_field"]
+    text_field = config["text_field"]
     name = origin.rstrip("/").rsplit("/", 1)[-1]
     for number, record in enumerate(rows, start=1):
         text = record.get(text_field)
@@ -228,13 +238,7 @@ def _huggingface(path: Path, config: dict[str, Any]) -> Any:
                 f"(fields: {', '.join(sorted(record))}); set text_field"
             )
             continue
-        doc_id = str(record[id_field]) if id_field and id_field in record else f"{name}:{number}"
-        metadata = {
-            k: v
-            for k, v in record.items()
-            if k not in (text_field, id_field) and isinstance(v, (str, int, float, bool))
-        }
-        yield Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
+        yield _from_record(record, text, f"{name}:{number}", config, scalars_only=True)
 
 
 def _text(path: Path, config: dict[str, Any]) -> Any:
