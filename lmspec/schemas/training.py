@@ -92,14 +92,43 @@ MODEL_PRESETS: dict[str, dict[str, int]] = {
         "head_dim": 64,
         "seq_len": 512,
     },
+    "150m": {  # GPT-2-medium-like width and depth with a Llama block (~150M parameters at a 32k vocabulary)
+        "emb_dim": 768,
+        "num_layers": 12,
+        "num_heads": 12,
+        "num_kv_heads": 12,
+        "mlp_dim": 2048,
+        "head_dim": 64,
+        "seq_len": 1024,
+    },
+    "1b": {  # Llama 3.2 1B
+        "emb_dim": 2048,
+        "num_layers": 16,
+        "num_heads": 32,
+        "num_kv_heads": 8,
+        "mlp_dim": 8192,
+        "head_dim": 64,
+        "seq_len": 2048,
+    },
+    "8b": {  # Llama 3 8B
+        "emb_dim": 4096,
+        "num_layers": 32,
+        "num_heads": 32,
+        "num_kv_heads": 8,
+        "mlp_dim": 14336,
+        "head_dim": 128,
+        "seq_len": 4096,
+    },
 }
 """Llama-style decoder sizes. A preset's numbers are resolved into the config, so they are hashed."""
+
+PresetName = Literal["tiny", "small", "base", "150m", "1b", "8b"]
 
 
 class ModelConfig(SpecModel):
     """A Llama-style decoder: a preset, with any dimension overridden."""
 
-    preset: Literal["tiny", "small", "base"] = "tiny"
+    preset: PresetName = "tiny"
     """Starting sizes (see MODEL_PRESETS); any field set here overrides the preset."""
     emb_dim: int = Field(default=0, ge=8)
     """Model (embedding) width."""
@@ -175,6 +204,16 @@ class ConstantSchedule(SpecModel):
     """Steps of linear warm-up from 0."""
 
 
+class LinearSchedule(SpecModel):
+    """Linear warm-up, then a linear decay to `min_lr_ratio * lr` over all remaining steps."""
+
+    kind: Literal["linear"]
+    warmup_steps: int = Field(default=0, ge=0)
+    """Steps of linear warm-up from 0."""
+    min_lr_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Final learning rate as a fraction of the peak."""
+
+
 class WsdSchedule(SpecModel):
     """Warm-up, stable, decay: constant after warm-up, then a linear decay over the last `decay_fraction`."""
 
@@ -187,7 +226,9 @@ class WsdSchedule(SpecModel):
     """Final learning rate as a fraction of the peak."""
 
 
-Schedule = Annotated[CosineSchedule | ConstantSchedule | WsdSchedule, Field(discriminator="kind")]
+Schedule = Annotated[
+    CosineSchedule | ConstantSchedule | LinearSchedule | WsdSchedule, Field(discriminator="kind")
+]
 
 
 class Train(StepBase):
@@ -204,8 +245,10 @@ class Train(StepBase):
     """Optimizer and regularisers."""
     schedule: Schedule = Field(default_factory=lambda: CosineSchedule(kind="cosine"))
     """Learning-rate schedule."""
-    steps: int = Field(ge=1)
-    """Optimizer steps to train for."""
+    steps: int | None = Field(default=None, ge=1)
+    """Optimizer steps to train for; give this or `tokens`."""
+    tokens: int | None = Field(default=None, ge=1)
+    """Token budget instead of `steps`: steps = ceil(tokens / (batch_size * seq_len))."""
     batch_size: int = Field(ge=1)
     """Sequences per optimizer step (global batch)."""
     seed: int = Field(default=0, ge=0)
@@ -227,13 +270,43 @@ class Train(StepBase):
             refs.append((("init_from",), ref_name(self.init_from), ("model",)))
         return refs
 
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps, from `steps` or from the token budget."""
+        if self.steps is not None:
+            return self.steps
+        per_step = self.batch_size * self.model.seq_len
+        return max(1, -(-(self.tokens or 0) // per_step))
+
+    @property
+    def total_tokens(self) -> int:
+        """Tokens seen in training: steps x batch x sequence length."""
+        return self.total_steps * self.batch_size * self.model.seq_len
+
     def cross_field_errors(self) -> Problems:
         problems: Problems = [(("model", *path), msg) for path, msg in self.model.cross_field_errors()]
-        if self.schedule.warmup_steps >= self.steps:
+        if (self.steps is None) == (self.tokens is None):
+            problems.append((("steps",), "give exactly one of `steps` or `tokens` (a token budget)"))
+            return problems
+        if self.schedule.warmup_steps >= self.total_steps:
             problems.append(
                 (
                     ("schedule", "warmup_steps"),
-                    f"must be less than steps ({self.steps}), got {self.schedule.warmup_steps}",
+                    f"must be less than the {self.total_steps} training steps, got {self.schedule.warmup_steps}",
                 )
+            )
+        elif isinstance(self.schedule, WsdSchedule):
+            decay = int(self.total_steps * self.schedule.decay_fraction)
+            if self.schedule.warmup_steps + decay > self.total_steps:
+                problems.append(
+                    (
+                        ("schedule", "decay_fraction"),
+                        f"warm-up ({self.schedule.warmup_steps}) plus decay ({decay}) steps exceed the "
+                        f"{self.total_steps} training steps; lower one of them",
+                    )
+                )
+        if self.optimizer.name == "sgd" and self.optimizer.weight_decay:
+            problems.append(
+                (("optimizer", "weight_decay"), 'MaxText\'s sgd has no weight decay; use name = "adamw" or set it to 0')
             )
         return problems
