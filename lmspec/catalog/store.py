@@ -15,8 +15,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from lmspec.catalog import tables
 from lmspec.errors import LmspecError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump with a migration when the tables change; opening a catalog of another version is an error."""
+
+MIGRATIONS = {1: "adds lmspec_series (per-step training curves)"}
+"""Version -> what upgrading from it does. Each only adds tables, which `create_all` creates, so the
+upgrade is the version bump; a migration that changes existing tables would run its statements here."""
 
 
 class CatalogError(LmspecError):
@@ -79,6 +83,8 @@ class Catalog:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot open the catalog at {self.url}: {_first_line(exc)}") from None
         version = int(row[0]) if row else None
+        if create and version in MIGRATIONS:
+            version = self._migrate(version)
         if version != SCHEMA_VERSION:
             raise CatalogError(
                 f"the catalog at {self.url} has schema version {version}; this lmspec reads version "
@@ -102,6 +108,16 @@ class Catalog:
                     raise
                 time.sleep(0.2 * (attempt + 1))
 
+    def _migrate(self, version: int) -> int:
+        """Upgrade an older catalog in place, one version at a time (tables were created by `_create`)."""
+        while version in MIGRATIONS:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    tables.meta.update().where(tables.meta.c.key == "schema_version").values(value=str(version + 1))
+                )
+            version += 1
+        return version
+
     # -- writes ---------------------------------------------------------------------------------
     def start_run(self, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -119,6 +135,7 @@ class Catalog:
         path = values["output_path"]
         with self.engine.begin() as conn:
             conn.execute(tables.inputs.delete().where(tables.inputs.c.output_path == path))
+            conn.execute(tables.series.delete().where(tables.series.c.output_path == path))
             conn.execute(tables.artifacts.delete().where(tables.artifacts.c.output_path == path))
             conn.execute(tables.artifacts.insert().values(**encoded))
             if inputs:
@@ -133,7 +150,29 @@ class Catalog:
         with self.engine.begin() as conn:
             conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == output_path), encoded)
 
+    def record_series(self, output_path: str, series: dict[str, list[tuple[int, float]]]) -> None:
+        """Replace the per-step series of an artifact."""
+        rows = [
+            {"output_path": output_path, "name": name, "step": step, "value": value}
+            for name, points in series.items()
+            for step, value in points
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(tables.series.delete().where(tables.series.c.output_path == output_path))
+            if rows:
+                conn.execute(tables.series.insert(), rows)
+
     # -- reads ----------------------------------------------------------------------------------
+    def series(self, output_path: str) -> dict[str, list[tuple[int, float]]]:
+        """name -> [(step, value), ...] in step order."""
+        s = tables.series
+        query = select(s.c.name, s.c.step, s.c.value).where(s.c.output_path == output_path).order_by(s.c.name, s.c.step)
+        found: dict[str, list[tuple[int, float]]] = {}
+        with self.engine.connect() as conn:
+            for name, step, value in conn.execute(query):
+                found.setdefault(name, []).append((step, value))
+        return found
+
     def artifacts(self, limit: int | None = None) -> list[ArtifactRecord]:
         query = select(tables.artifacts).order_by(tables.artifacts.c.finished_at.desc().nulls_last())
         return self._artifacts(query.limit(limit) if limit else query)

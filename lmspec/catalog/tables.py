@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -61,3 +61,13 @@ inputs = Table(
     Column("input_path", Text, primary_key=True),
     Column("input_name", String(200), nullable=False),
 )
+
+series = Table(
+    "lmspec_series",
+    metadata,
+    Column("output_path", Text, ForeignKey("lmspec_artifacts.output_path"), primary_key=True),
+    Column("name", String(100), primary_key=True, comment="e.g. loss, lr, tokens_per_s, eval_loss"),
+    Column("step", Integer, primary_key=True),
+    Column("value", Float, nullable=False),
+)
+"""Per-step values of an artifact (a training run's loss curve, learning rate, throughput). Schema version 2."""

@@ -25,6 +25,9 @@ class StepContext:
     spec_dir: Path
     """Directory of the spec file: relative paths in the config are relative to it."""
     log: logging.Logger
+    resume_dir: Path
+    """Beside the output, kept across failed or killed attempts (checkpoints to resume from); removed once
+    the step succeeds, and cleared when the step is forced."""
 
 
 @dataclass
@@ -33,3 +36,5 @@ class StepResult:
 
     counts: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    """Per-step values (loss curve, learning rate, throughput), stored in the catalog's series table."""

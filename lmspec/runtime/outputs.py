@@ -4,6 +4,7 @@ Layout beside an output `<root>/<step>-<hash>`:
   `<out>.lease`      held while a process executes the step (pid, host, token; mtime is its heartbeat)
   `<out>.tmp-<tok>`  the attempt being written; renamed to `<out>` when the executor returns
   `<out>.failed`     the last failed attempt, kept for its log
+  `<out>.resume`     what a resumable executor keeps across attempts (training checkpoints)
   `<out>/_SUCCESS`   written last: the only thing that makes a step complete
 """
 
@@ -135,6 +136,11 @@ def attempt_dir(output: Path, token: str, clear_leftovers: bool) -> Path:
     tmp = output.with_name(f"{output.name}.tmp-{token}")
     tmp.mkdir(parents=True)
     return tmp
+
+
+def resume_dir(output: Path) -> Path:
+    """Where a resumable executor keeps state across killed or failed attempts of `output`."""
+    return output.with_name(f"{output.name}.resume")
 
 
 def publish(tmp: Path, output: Path, result: dict[str, Any]) -> None:

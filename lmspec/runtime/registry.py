@@ -24,6 +24,9 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "filter": "lmspec.runtime.data.filter",
     "dedup": "lmspec.runtime.data.dedup",
     "train_classifier": "lmspec.runtime.data.train_classifier",
+    "train_tokenizer": "lmspec.runtime.training.tokenizer",
+    "tokenize": "lmspec.runtime.training.tokenize",
+    "train": "lmspec.runtime.training.train",
 }
 """kind -> module that registers it on import; the other kinds arrive with their engines."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import socket
 import time
 import traceback
@@ -25,6 +26,7 @@ from lmspec.runtime.outputs import (
     keep_failed,
     lease_active,
     publish,
+    resume_dir,
 )
 from lmspec.runtime.progress import Progress
 from lmspec.runtime.provenance import git_commit, plan_hash, user, uuid7, versions, write_experiment_record
@@ -94,7 +96,9 @@ class RunContext:
         self.progress.update(step.name, "running")
         log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
         try:
-            context = StepContext(step, {n: Path(p) for n, p in inputs.items()}, tmp, self.spec_dir, log)
+            context = StepContext(
+                step, {n: Path(p) for n, p in inputs.items()}, tmp, self.spec_dir, log, resume_dir(output)
+            )
             with _engine_logs_to(handler):
                 result = executor(context) or StepResult()
         except Exception as exc:
@@ -142,6 +146,9 @@ class RunContext:
                 "log_path": str(output / LOG_NAME),
             },
         )
+        if result.series:
+            self.catalog.record_series(step.output_path, result.series)
+        shutil.rmtree(resume_dir(output), ignore_errors=True)
         self.lineage.emit("COMPLETE", lineage_run, step, inputs)
         self.progress.update(step.name, "done")
 
@@ -179,8 +186,10 @@ def run_plan(
     before = {s.name: s.name not in forced and is_complete(Path(s.output_path)) for s in plan.steps}
     _check_executors(plan, [s for s in plan.steps if not before[s.name]])
     for name in forced:  # forcing = invalidating: every process, forked or not, then agrees it must run
+        output = Path(plan.step(name).output_path)
         with contextlib.suppress(FileNotFoundError):
-            (Path(plan.step(name).output_path) / SUCCESS_MARKER).unlink()
+            (output / SUCCESS_MARKER).unlink()
+        shutil.rmtree(resume_dir(output), ignore_errors=True)  # forced means from scratch, not resumed
 
     from lmspec.catalog import default_catalog_url
 

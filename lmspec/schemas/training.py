@@ -226,9 +226,7 @@ class WsdSchedule(SpecModel):
     """Final learning rate as a fraction of the peak."""
 
 
-Schedule = Annotated[
-    CosineSchedule | ConstantSchedule | LinearSchedule | WsdSchedule, Field(discriminator="kind")
-]
+Schedule = Annotated[CosineSchedule | ConstantSchedule | LinearSchedule | WsdSchedule, Field(discriminator="kind")]
 
 
 class Train(StepBase):

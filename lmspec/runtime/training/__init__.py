@@ -1,0 +1,1 @@
+"""Executors of the model side: tokenizers, tokenization, MaxText training."""
