@@ -159,7 +159,7 @@ def _output_flags(spec: Train, work: Path) -> Flags:
         "enable_checkpointing": True,
         "checkpoint_period": spec.checkpoint_every or max(1, spec.total_steps // 10),
         "enable_tensorboard": True,
-        "log_period": 10,
+        "log_period": 1,  # TensorBoard flushes every step: a killed run keeps its curve up to its last step
         "enable_goodput_recording": False,
         "monitor_goodput": False,
     }
@@ -234,12 +234,10 @@ def _lines(stream: Any) -> Iterator[str]:
 
 def _last_checkpoint(folder: Path) -> int | None:
     """The newest committed checkpoint step (orbax writes `commit_success.txt` last), if any."""
-    steps = [int(p.name) for p in folder.glob("*") if p.name.isdigit() and _committed(p)] if folder.is_dir() else []
+    if not folder.is_dir():
+        return None
+    steps = [int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / "commit_success.txt").is_file()]
     return max(steps, default=None)
-
-
-def _committed(checkpoint: Path) -> bool:
-    return (checkpoint / "commit_success.txt").exists() or (checkpoint / "items").is_dir()
 
 
 def _publish(
