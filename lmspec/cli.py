@@ -7,6 +7,7 @@ spec never prints a traceback; `--debug` shows one for lmspec's own bugs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -79,7 +80,14 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("spec", type=Path, metavar="SPEC")
     compile_.add_argument("--format", choices=("text", "json", "dot", "mermaid"), default="text")
     compile_.add_argument("--root", help="output root, a directory or URL (default: $LMSPEC_ROOT or ./lmspec-runs)")
+    compile_.add_argument("--prices", metavar="TOML", help=PRICES_HELP)
     compile_.set_defaults(handler=_compile)
+
+    cost = commands.add_parser("cost", help="what each train step costs on every accelerator, cheapest first")
+    cost.add_argument("spec", type=Path, metavar="SPEC")
+    cost.add_argument("--prices", metavar="TOML", help=PRICES_HELP)
+    cost.add_argument("--json", action="store_true", help="machine-readable output")
+    cost.set_defaults(handler=_cost)
 
     run = commands.add_parser("run", help="execute the plan on Luigi; record outputs in the catalog")
     run.add_argument("spec", type=Path, metavar="SPEC")
@@ -116,6 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true", help="exit 1 if the file on disk is stale, write nothing")
     schema.set_defaults(handler=_schema)
     return parser
+
+
+def _money(dollars: float) -> str:
+    return f"${dollars:,.2f}" if dollars >= 0.01 else f"${dollars:.1e}"
+
+
+PRICES_HELP = "TOML price/throughput overrides per accelerator (default: $LMSPEC_PRICES, else the built-in table)"
 
 
 def _add_root_options(parser: argparse.ArgumentParser) -> None:
@@ -177,15 +192,49 @@ def _summary(errors: int, bad_files: int, files: int) -> str:
 
 def _compile(args: argparse.Namespace) -> int:
     from lmspec.compiler import compile_spec
+    from lmspec.compiler.hardware import load_prices
     from lmspec.compiler.render import render, text_tree
 
     plan = compile_spec(args.spec, args.root)
+    prices = load_prices(args.prices)
     if args.format == "text" and sys.stdout.isatty():
         from rich.console import Console
 
-        Console().print(text_tree(plan))
+        Console().print(text_tree(plan, prices))
     else:
-        print(render(plan, args.format))
+        print(render(plan, args.format, prices))
+    return 0
+
+
+def _cost(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lmspec.compiler import compile_spec
+    from lmspec.compiler.estimates import across_accelerators
+    from lmspec.compiler.hardware import format_duration, load_prices
+
+    plan = compile_spec(args.spec, None)
+    rows = across_accelerators(plan, load_prices(args.prices))
+    if not rows:
+        raise UsageError(f"{args.spec} has no train step to cost")
+    if args.json:
+        print(json.dumps([{"step": step, **e.to_json()} for step, _, e in rows], indent=2))
+        return 0
+    table = Table(title=f"{plan.experiment.name}: training cost per accelerator (6·N·D FLOPs), cheapest first")
+    for column in ("step", "accelerator", "params", "tokens", "device-hours", "cost", "$ per M params"):
+        table.add_column(column, justify="left" if column in ("step", "accelerator") else "right")
+    for step, name, e in rows:
+        table.add_row(
+            step,
+            name,
+            f"{e.parameters:,}",
+            f"{e.tokens:,}",
+            format_duration(e.hours),
+            f"${e.cost:,.4f}",
+            f"${e.cost / e.parameters * 1e6:,.6f}",
+        )
+    Console(width=160).print(table)
     return 0
 
 

@@ -13,11 +13,23 @@ import shlex
 from typing import Any
 
 from lmspec.compiler.hardware import Slice
+from lmspec.compiler.plan import join
 from lmspec.schemas.training import ConstantSchedule, CosineSchedule, LinearSchedule, Train, WsdSchedule
 
 Flags = dict[str, str | int | float | bool]
 
 TRAIN_MODULE = "maxtext.trainers.pre_train.train"
+RUN_NAME = "run"
+"""MaxText's run directory under a train step's resume directory: `<out>.resume/run/checkpoints/...`."""
+TOKENIZER_DIR = "tokenizer"
+"""The tokenizer directory inside tokenizer, tokenize and train outputs."""
+
+
+def checkpoint_items(step: int) -> str:
+    """A train output's checkpoint of `step`, relative to the output (what `load_parameters_path` takes)."""
+    return f"checkpoints/{step}/items"
+
+
 DEFAULT_VOCAB_SIZE = 32_000
 """Assumed by estimates when a step's vocabulary is known only at run time (a tokenizer file path)."""
 
@@ -89,6 +101,50 @@ def exact_fraction(part: int, whole: int) -> float:
     return fraction
 
 
+def split_file(split: str, index: int) -> str:
+    """Shard `index` of a tokenize output's `split` ("train" or "validation")."""
+    return f"{split}-{index:05d}.array_record"
+
+
+def split_glob(tokens_output: str, split: str) -> str:
+    """The pattern MaxText's `grain_*_files` takes for one split of a tokenize output."""
+    return join(tokens_output, f"{split}-*.array_record")
+
+
+def data_flags(train: Train, tokens_outputs: dict[str, str], append_eos: bool) -> Flags:
+    """Grain over the tokenize outputs' ArrayRecord shards, `tokens_outputs` in the order of `train.data`;
+    a mixture is MaxText's weighted `pattern,weight;pattern,weight` form."""
+    weights = {train.data: 1.0} if isinstance(train.data, str) else train.data
+    patterns = {ref: split_glob(tokens_outputs[ref[1:]], "train") for ref in weights}
+    files = ";".join(f"{patterns[ref]},{weight}" for ref, weight in weights.items())
+    return {
+        "dataset_type": "grain",
+        "grain_file_type": "arrayrecord",
+        "grain_train_files": files if len(weights) > 1 else next(iter(patterns.values())),
+        "grain_worker_count": 0,  # workers >= 1 print an AssertionError at exit (engine notes)
+        "grain_worker_count_eval": 0,
+        "use_truncation": False,  # split long documents into several sequences instead of cutting them
+        "tokenizer_type": "huggingface",
+        "tokenizer_path": join(tokens_outputs[next(iter(weights))[1:]], TOKENIZER_DIR),
+        "add_bos": True,
+        "add_eos": append_eos,
+    }
+
+
+def output_flags(train: Train, work_dir: str) -> Flags:
+    """Where MaxText writes (a directory that survives killed attempts), checkpoints and curves."""
+    return {
+        "run_name": RUN_NAME,
+        "base_output_directory": work_dir,
+        "enable_checkpointing": True,
+        "checkpoint_period": train.checkpoint_every or max(1, train.total_steps // 10),
+        "enable_tensorboard": True,
+        "log_period": 1,  # TensorBoard flushes every step: a killed run keeps its curve up to its last step
+        "enable_goodput_recording": False,
+        "monitor_goodput": False,
+    }
+
+
 def hardware_flags(hardware: Slice, batch_size: int) -> Flags:
     """Device flags and the per-device share of the global batch."""
     flags: Flags = {"per_device_batch_size": batch_size / hardware.devices}
@@ -108,6 +164,10 @@ def command_line(flags: Flags, python: str = "python3") -> list[str]:
     return [python, "-m", TRAIN_MODULE, *(f"{key}={_value(value)}" for key, value in sorted(flags.items()))]
 
 
+XPK_GPU_TYPES = {"h100": "h100-80gb-8", "h200": "h200-141gb-8", "a100": "a100-80gb-8"}
+"""XPK's names for 8-GPU hosts."""
+
+
 def launch_command(step_name: str, step_hash: str, hardware: Slice, flags: Flags) -> str | None:
     """For a job that spans hosts, the XPK command that launches it on a GKE cluster; None for one host.
 
@@ -115,10 +175,11 @@ def launch_command(step_name: str, step_hash: str, hardware: Slice, flags: Flags
     """
     if hardware.hosts <= 1:
         return None
+    per_host = hardware.accelerator.devices_per_host
     device_flag = (
         f"--tpu-type={hardware.type}"
         if hardware.accelerator.family == "tpu"
-        else f"--device-type={hardware.name}-{hardware.accelerator.devices_per_host}"
+        else f"--device-type={XPK_GPU_TYPES.get(hardware.name, f'{hardware.name}-{per_host}')}"
     )
     workload = f"lmspec-{step_name.replace('_', '-')}-{step_hash}"[:40]
     inner = shlex.join(command_line(flags))

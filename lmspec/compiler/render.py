@@ -5,20 +5,27 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from lmspec.compiler.estimates import TrainEstimate, train_estimates
+from lmspec.compiler.hardware import ACCELERATORS, Accelerator, format_duration
+from lmspec.compiler.maxtext import DEFAULT_VOCAB_SIZE
 from lmspec.compiler.plan import Plan, StepPlan
 
 FORMATS = ("text", "json", "dot", "mermaid")
 
-_STATUS_STYLE = {"cached": "green", "pending": "yellow", "running": "cyan", "failed": "red"}
+_STATUS_STYLE = {"cached": "green", "pending": "yellow", "running": "cyan", "failed": "red", "unknown": "dim"}
 
 
-def render(plan: Plan, fmt: str) -> str:
-    renderers = {"json": _json, "dot": _dot, "mermaid": _mermaid, "text": _text}
-    return renderers[fmt](plan)
+def render(plan: Plan, fmt: str, prices: dict[str, Accelerator] = ACCELERATORS) -> str:
+    if fmt == "json":
+        return json.dumps(plan_dict(plan, prices), indent=2)
+    if fmt == "text":
+        return _text(plan, prices)
+    return _dot(plan) if fmt == "dot" else _mermaid(plan)
 
 
-def plan_dict(plan: Plan) -> dict[str, Any]:
-    """The contract's JSON shape, plus each step's full validated config."""
+def plan_dict(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> dict[str, Any]:
+    """The contract's JSON shape, plus each step's full validated config, and each train step's estimate."""
+    estimates = train_estimates(plan, prices)
     return {
         "experiment": plan.experiment.name,
         "spec": plan.spec_file,
@@ -32,14 +39,38 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
                 "inputs": list(step.inputs),
                 "status": plan.status(step),
                 "config": step.config.model_dump(mode="json"),
+                **_estimate_json(estimates.get(step.name)),
             }
             for step in plan.steps
         ],
     }
 
 
-def _json(plan: Plan) -> str:
-    return json.dumps(plan_dict(plan), indent=2)
+def _estimate_json(found: TrainEstimate | None) -> dict[str, Any]:
+    if found is None:
+        return {}
+    return {
+        "estimate": {**found.estimate.to_json(), "vocab_size_known": found.vocab_known},
+        "launch_command": found.launch,
+    }
+
+
+def estimate_line(found: TrainEstimate) -> str:
+    """`7.9M params · 41k tokens · 1.9e12 FLOPs · ~2.6 min, $0.01 on cpu` (vocabulary assumed: marked)."""
+    e = found.estimate
+    assumed = "" if found.vocab_known else f" (vocabulary read at run time; {DEFAULT_VOCAB_SIZE:,} assumed)"
+    devices = f" ({e.slice.devices} devices)" if e.slice.devices > 1 else ""
+    return (
+        f"{_si(e.parameters)} params · {_si(e.tokens)} tokens · {e.flops:.1e} FLOPs · "
+        f"~{format_duration(e.hours)}, ${e.cost:,.2f} on {e.slice.type}{devices}{assumed}"
+    )
+
+
+def _si(n: float) -> str:
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(int(n))
 
 
 def _dot(plan: Plan) -> str:
@@ -60,18 +91,23 @@ def _mermaid(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _text(plan: Plan) -> str:
+def _text(plan: Plan, prices: dict[str, Accelerator]) -> str:
     from rich.console import Console
 
     console = Console(width=200, force_terminal=False)
     with console.capture() as capture:
-        console.print(text_tree(plan))
+        console.print(text_tree(plan, prices))
     return capture.get().rstrip()
 
 
-def text_tree(plan: Plan) -> Any:
-    """Each final step as a tree of its inputs (a rich Tree); a step already shown is named, not repeated."""
+def text_tree(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> Any:
+    """Each final step as a tree of its inputs (a step already shown is named, not repeated); under each
+    train step its estimate, and after the tree the launch command of every multi-host train step."""
+    from rich.console import Group
+    from rich.markup import escape
     from rich.tree import Tree
+
+    estimates = train_estimates(plan, prices)
 
     statuses = {step.name: plan.status(step) for step in plan.steps}
     by_name = {step.name: step for step in plan.steps}
@@ -88,6 +124,8 @@ def text_tree(plan: Plan) -> Any:
             return
         shown.add(step.name)
         node = parent.add(label(step))
+        if step.name in estimates:
+            node.add(f"[magenta]{escape(estimate_line(estimates[step.name]))}[/]")
         for name in step.inputs:
             add(node, by_name[name])
 
@@ -96,4 +134,5 @@ def text_tree(plan: Plan) -> Any:
     for step in plan.steps:
         if step.name not in used:
             add(tree, step)
-    return tree
+    launches = [f"launch {name} (multi-host):\n  {escape(e.launch)}" for name, e in estimates.items() if e.launch]
+    return Group(tree, *launches)

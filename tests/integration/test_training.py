@@ -15,7 +15,6 @@ import pytest
 
 from lmspec.catalog import Catalog
 from lmspec.runtime.training.events import read_series
-from lmspec.runtime.training.tokenize import split_pattern
 from tests.conftest import REPO
 from tests.support.corpus import english_paragraphs, write_jsonl
 
@@ -119,7 +118,7 @@ def test_tokenize_writes_grain_readable_splits_with_counts(workspace: Path) -> N
     tokenizer = AutoTokenizer.from_pretrained(str(tokens / "tokenizer"))
     texts: dict[str, list[str]] = {}
     for split in ("train", "validation"):
-        for path in sorted(Path(split_pattern(tokens, split)).parent.glob(f"{split}-*.array_record")):
+        for path in sorted(tokens.glob(f"{split}-*.array_record")):
             reader = ArrayRecordReader(str(path))
             records = reader.read_all()
             reader.close()

@@ -19,19 +19,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lmspec.compiler.maxtext import TOKENIZER_DIR
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data.documents import DataError, read_documents, shards
 from lmspec.runtime.registry import register_executor
-from lmspec.runtime.training.tokenizer import TOKENIZER_DIR, TokenizerInfo, install_tokenizer, load_tokenizer
+from lmspec.runtime.training.tokenizer import TokenizerInfo, install_tokenizer, load_tokenizer
 
 TOKENS_FILE = "tokens.json"
 SPLITS = ("train", "validation")
 ENCODE_BATCH = 256
-
-
-def split_pattern(folder: Path, split: str) -> str:
-    """The glob MaxText's `grain_*_files` takes for one split of a tokenize output."""
-    return str(folder / f"{split}-*.array_record")
 
 
 def read_tokens_info(folder: Path) -> dict[str, Any]:

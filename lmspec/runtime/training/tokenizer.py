@@ -17,11 +17,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from lmspec.compiler.maxtext import TOKENIZER_DIR
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data.documents import DataError, read_documents, shards
 from lmspec.runtime.registry import register_executor
 
-TOKENIZER_DIR = "tokenizer"
 TOKENIZER_FILE = "tokenizer.json"
 
 

@@ -29,17 +29,27 @@ from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.hardware import resolve_slice
-from lmspec.compiler.maxtext import Flags, command_line, hardware_flags, train_flags
+from lmspec.compiler.maxtext import (
+    RUN_NAME,
+    TOKENIZER_DIR,
+    Flags,
+    checkpoint_items,
+    command_line,
+    data_flags,
+    hardware_flags,
+    output_flags,
+    split_glob,
+    train_flags,
+)
 from lmspec.errors import LmspecError
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.registry import register_executor
 from lmspec.runtime.training.events import read_series
-from lmspec.runtime.training.tokenize import read_tokens_info, split_pattern
-from lmspec.runtime.training.tokenizer import TOKENIZER_DIR, TOKENIZER_FILE
+from lmspec.runtime.training.tokenize import read_tokens_info
+from lmspec.runtime.training.tokenizer import TOKENIZER_FILE
 from lmspec.schemas.training import Train
 
 MODEL_FILE = "model.json"
-RUN_NAME = "run"
 SHAPE_FIELDS = ("emb_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim", "head_dim", "vocab_size")
 """Dimensions that must match for `init_from` to load another run's weights (seq_len may differ: RoPE)."""
 DATA_MARGIN = 1.25
@@ -65,8 +75,8 @@ def train(ctx: StepContext) -> StepResult:
     flags: Flags = {
         **train_flags(spec, vocab_size),
         **hardware_flags(hardware, spec.batch_size),
-        **_data_flags(spec, data, infos, work, ctx),
-        **_output_flags(spec, work),
+        **_data_flags(spec, data, infos, ctx),
+        **output_flags(spec, str(work)),
     }
     if spec.init_from is not None:
         flags["load_parameters_path"] = str(_init_checkpoint(spec, ctx.inputs[spec.init_from[1:]], vocab_size))
@@ -98,11 +108,10 @@ def _vocab_size(spec: Train, infos: dict[str, dict[str, Any]]) -> int:
     return model_vocab
 
 
-def _data_flags(
-    spec: Train, data: dict[str, Path], infos: dict[str, dict[str, Any]], work: Path, ctx: StepContext
-) -> Flags:
-    """Grain over the tokenize steps' ArrayRecord shards; a mixture is MaxText's named-dataset JSON config."""
-    first = next(iter(data.values()))
+def _data_flags(spec: Train, data: dict[str, Path], infos: dict[str, dict[str, Any]], ctx: StepContext) -> Flags:
+    """The plan's grain flags, plus what depends on the data's size: epochs, and evaluation on held-out tokens."""
+    append_eos = bool(next(iter(infos.values()))["append_eos"])
+    flags = data_flags(spec, {name: str(path) for name, path in data.items()}, append_eos)
     batch_tokens = spec.batch_size * spec.model.seq_len
     train_tokens = sum(info["splits"]["train"]["tokens"] for info in infos.values())
     if train_tokens < batch_tokens:
@@ -111,35 +120,13 @@ def _data_flags(
             f"{', '.join('@' + n for n in data)}, but one batch of {spec.batch_size} x {spec.model.seq_len} needs "
             f"{batch_tokens}; add documents, or lower batch_size or model.seq_len"
         )
-    epochs = math.ceil(spec.total_tokens * DATA_MARGIN / train_tokens)
+    flags["num_epoch"] = epochs = math.ceil(spec.total_tokens * DATA_MARGIN / train_tokens)
     if epochs > 1:
-        ctx.log.warning(
-            "the train split holds %d tokens; %d steps repeat it about %d times", train_tokens, spec.total_steps, epochs
-        )
-    flags: Flags = {
-        "dataset_type": "grain",
-        "grain_file_type": "arrayrecord",
-        "grain_worker_count": 0,  # workers >= 1 print an AssertionError at exit (engine notes)
-        "grain_worker_count_eval": 0,
-        "use_truncation": False,  # split long documents into several sequences instead of cutting them
-        "num_epoch": epochs,
-        "tokenizer_type": "huggingface",
-        "tokenizer_path": str(first / TOKENIZER_DIR),
-        "add_bos": True,
-        "add_eos": bool(infos[next(iter(data))]["append_eos"]),
-    }
-    if isinstance(spec.data, str):
-        flags["grain_train_files"] = split_pattern(first, "train")
-    else:
-        mixture = {n[1:]: {"path": split_pattern(data[n[1:]], "train"), "weight": w} for n, w in spec.data.items()}
-        config_path = work / "mixture.json"
-        config_path.write_text(json.dumps(mixture, indent=2))
-        flags["grain_train_mixture_config_path"] = str(config_path)
-    validation = {
-        n: info["splits"]["validation"]["tokens"] for n, info in infos.items() if info["splits"]["validation"]["tokens"]
-    }
+        ctx.log.warning("the train split holds %d tokens; the run repeats it about %d times", train_tokens, epochs)
+    held_out = {n: info["splits"]["validation"]["tokens"] for n, info in infos.items()}
+    validation = {n: tokens for n, tokens in held_out.items() if tokens}
     if sum(validation.values()) >= batch_tokens:
-        patterns = {n: split_pattern(data[n], "validation") for n in validation}
+        patterns = {n: split_glob(str(data[n]), "validation") for n in validation}
         weighted = ";".join(f"{patterns[n]},{tokens}" for n, tokens in validation.items())
         flags["grain_eval_files"] = weighted if len(patterns) > 1 else next(iter(patterns.values()))
         # MaxText evaluates after step index i when (i - eval_start_step) % eval_interval == 0: this makes it
@@ -150,19 +137,6 @@ def _data_flags(
     elif spec.eval_every:
         ctx.log.warning("eval_every is set but the validation splits hold less than one batch; no validation loss")
     return flags
-
-
-def _output_flags(spec: Train, work: Path) -> Flags:
-    return {
-        "run_name": RUN_NAME,
-        "base_output_directory": str(work),
-        "enable_checkpointing": True,
-        "checkpoint_period": spec.checkpoint_every or max(1, spec.total_steps // 10),
-        "enable_tensorboard": True,
-        "log_period": 1,  # TensorBoard flushes every step: a killed run keeps its curve up to its last step
-        "enable_goodput_recording": False,
-        "monitor_goodput": False,
-    }
 
 
 def _init_checkpoint(spec: Train, upstream: Path, vocab_size: int) -> Path:
@@ -253,7 +227,7 @@ def _publish(
     series = read_series(ctx.output_dir / "tensorboard")
     model = {
         "model": {**spec.model.model_dump(), "vocab_size": vocab_size},
-        "checkpoint": f"checkpoints/{final}/items",
+        "checkpoint": checkpoint_items(final),
         "final_step": final,
         "tokenizer": f"{TOKENIZER_DIR}/{TOKENIZER_FILE}",
     }
