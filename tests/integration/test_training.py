@@ -263,3 +263,35 @@ def test_nan_loss_fails_the_step_with_its_number(workspace: Path) -> None:
     out = done.stdout + done.stderr
     assert "the loss became nan at step" in out.lower(), out
     assert "lower optimizer.lr" in out
+
+
+@pytest.mark.parametrize(
+    ("schedule", "checks"),
+    [
+        # (step, learning rate as a fraction of the peak)
+        ({"kind": "cosine", "warmup_steps": 10, "min_lr_ratio": 0.1}, [(0, 0.0), (5, 0.5), (10, 1.0), (99, 0.1)]),
+        ({"kind": "constant", "warmup_steps": 10}, [(5, 0.5), (10, 1.0), (60, 1.0), (99, 1.0)]),
+        ({"kind": "linear", "warmup_steps": 10, "min_lr_ratio": 0.0}, [(10, 1.0), (99, 0.0)]),
+        ({"kind": "wsd", "warmup_steps": 10, "decay_fraction": 0.2}, [(10, 1.0), (79, 1.0), (80, 1.0), (99, 0.0)]),
+    ],
+)
+def test_maxtext_runs_the_schedule_the_spec_describes(
+    schedule: dict[str, object], checks: list[tuple[int, float]]
+) -> None:
+    """The lowered flags through MaxText's own schedule builder (not a reimplementation of it)."""
+    from types import SimpleNamespace
+
+    from maxtext.utils.maxtext_utils import create_learning_rate_schedule
+
+    from lmspec.compiler.maxtext import train_flags
+    from lmspec.schemas.training import Train
+
+    train = Train.model_validate(
+        {"kind": "train", "data": "@t", "steps": 100, "batch_size": 8, "schedule": schedule, "optimizer": {"lr": 0.5}}
+    )
+    defaults = {"wsd_decay_steps_fraction": 0.1, "wsd_decay_style": "linear"}
+    lr = create_learning_rate_schedule(SimpleNamespace(**{**defaults, **train_flags(train, 1024)}))
+    for step, fraction in checks:
+        assert float(lr(step)) == pytest.approx(0.5 * fraction, abs=1e-6), f"step {step}"
+    if schedule["kind"] == "linear":
+        assert float(lr(55)) == pytest.approx(0.5 * (1 - 45 / 89), abs=1e-6)  # a straight line from 10 to 99
