@@ -301,8 +301,6 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _catalog(args: argparse.Namespace) -> int:
-    import json
-
     from lmspec.catalog.lineage import lineage_tree, render_tree
 
     catalog = _open_catalog(args)
@@ -317,8 +315,8 @@ def _catalog(args: argparse.Namespace) -> int:
     record = catalog.find(args.key)
     if record is None:
         raise UsageError(f"no artifact matches `{args.key}` in {catalog.url}")
-    if args.catalog_command == "show":
-        print(json.dumps(record.to_json(), indent=2))
+    if args.catalog_command == "show":  # with its per-step series (a train step's loss curve), if any
+        print(json.dumps({**record.to_json(), "series": catalog.series(record.output_path)}, indent=2))
         return 0
     tree = lineage_tree(catalog, record)
     if args.json:

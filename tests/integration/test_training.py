@@ -295,3 +295,22 @@ def test_maxtext_runs_the_schedule_the_spec_describes(
         assert float(lr(step)) == pytest.approx(0.5 * fraction, abs=1e-6), f"step {step}"
     if schedule["kind"] == "linear":
         assert float(lr(55)) == pytest.approx(0.5 * (1 - 45 / 89), abs=1e-6)  # a straight line from 10 to 99
+
+
+def test_a_weighted_mixture_of_tokenized_datasets_trains(workspace: Path) -> None:
+    write_jsonl(
+        workspace / "extra" / "lists.jsonl", [f"Item {i}: " + ", ".join(map(str, range(i, i + 60))) for i in range(400)]
+    )
+    body = (
+        '\n[steps.extra]\nkind = "ingest"\npaths = ["extra/*.jsonl"]\nformat = "jsonl"\n\n'
+        '[steps.extra_tokens]\nkind = "tokenize"\ninput = "@extra"\ntokenizer = "@tok"\n\n'
+        '[steps.mixed]\nkind = "train"\ndata = { "@tokens" = 0.7, "@extra_tokens" = 0.3 }\n'
+        'model = { preset = "tiny" }\noptimizer = { lr = 3e-3 }\nsteps = 8\nbatch_size = 8\n'
+    )
+    done = _run(_spec(workspace, "mixture", body), workspace / "runs")
+    assert done.returncode == 0, done.stdout + done.stderr
+    mixed = _output(workspace / "runs", "mixed")
+    flags = json.loads((mixed / "maxtext-flags.json").read_text())
+    tokens, extra = _output(workspace / "runs", "tokens"), _output(workspace / "runs", "extra_tokens")
+    assert flags["grain_train_files"] == f"{tokens}/train-*.array_record,0.7;{extra}/train-*.array_record,0.3"
+    assert json.loads((mixed / "model.json").read_text())["final_step"] == 7
