@@ -25,9 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from examples.quickstart_data import english_paragraphs, write_jsonl  # noqa: E402
 from lmspec.compiler.maxtext import command_line  # noqa: E402
 from lmspec.runtime.training.events import read_series  # noqa: E402
-from tests.support.corpus import english_paragraphs, write_jsonl  # noqa: E402
 
 SPEC = """
 [experiment]
@@ -123,8 +123,9 @@ def main() -> None:
             results["direct"].append(median_tokens_per_s(tensorboard, args.warmup))
             walls["direct"].append(wall)
             print(
-                f"round {attempt + 1}: lmspec {results['lmspec'][-1]:,.0f} tokens/s ({walls['lmspec'][-1]:.1f} s wall), "
-                f"direct {results['direct'][-1]:,.0f} tokens/s ({walls['direct'][-1]:.1f} s wall)"
+                f"round {attempt + 1}: lmspec {results['lmspec'][-1]:,.0f} tokens/s ({walls['lmspec'][-1]:.1f} s), "
+                f"direct {results['direct'][-1]:,.0f} tokens/s ({walls['direct'][-1]:.1f} s wall)",
+                flush=True,
             )
     lmspec, direct = statistics.median(results["lmspec"]), statistics.median(results["direct"])
     print(

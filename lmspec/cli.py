@@ -99,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="one plain line per event instead of the live view")
     run.set_defaults(handler=_run)
 
+    report = commands.add_parser("report", help="compare the evaluate steps: a table (Markdown, HTML) and loss curves")
+    report.add_argument("spec", type=Path, metavar="SPEC")
+    _add_root_options(report)
+    report.add_argument(
+        "--output", type=Path, help="folder for report.md/.html and loss.png (default: <root>/reports/<experiment>)"
+    )
+    report.set_defaults(handler=_report)
+
     explain = commands.add_parser("explain", help="why STEP has its hash: a field diff against its last run")
     explain.add_argument("spec", type=Path, metavar="SPEC")
     explain.add_argument("step", metavar="STEP")
@@ -286,6 +294,27 @@ def _open_catalog(args: argparse.Namespace) -> Catalog:
             "or point --root / --catalog at an existing one"
         )
     return Catalog(url).open(create=False)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lmspec.catalog.report import build_report, write_report
+    from lmspec.compiler import compile_spec
+
+    plan = compile_spec(args.spec, args.root)
+    report = build_report(plan, _open_catalog(args))
+    table = Table(title=f"{report.experiment}: evaluations")
+    for column in ["evaluate", "model", *report.columns]:
+        table.add_column(column, justify="left" if column in ("evaluate", "model") else "right")
+    for row in report.rows:
+        table.add_row(*report.cells(*row))
+    Console(width=200).print(table)
+    folder = args.output or Path(plan.root) / "reports" / plan.experiment.name
+    paths = write_report(report, folder)
+    print(f"report: {paths['html']}  (also {', '.join(str(p) for k, p in paths.items() if k != 'html')})")
+    return 0
 
 
 def _explain(args: argparse.Namespace) -> int:

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Set up the environment (Python 3.12 + the locked packages) and run the quickstart experiment.
+# Set up the environment (Python 3.12 + the locked packages), make the quickstart's corpus offline,
+# run the experiment end to end (filter ablation -> two tiny MaxText models -> evaluation), and report.
 source "$(dirname "$0")/env.sh"
 cd "$LMSPEC_REPO"
+set -euo pipefail
 lmspec validate specs examples
-# Until the runtime lands (issue #3), the quickstart ends at its compiled plan.
-lmspec compile examples/quickstart.toml
+python examples/quickstart_data.py
+lmspec run examples/quickstart.toml "$@"
+lmspec report examples/quickstart.toml "$@"

@@ -27,6 +27,7 @@ BUILTIN_EXECUTORS: dict[str, str] = {
     "train_tokenizer": "lmspec.runtime.training.tokenizer",
     "tokenize": "lmspec.runtime.training.tokenize",
     "train": "lmspec.runtime.training.train",
+    "evaluate": "lmspec.runtime.evaluation.evaluate",
 }
 """kind -> module that registers it on import; the other kinds arrive with their engines."""
 

@@ -8,12 +8,17 @@ from pydantic import Field
 
 from lmspec.schemas.base import OutputKind, Problems, Refs, SpecModel, StepBase, StepRef, execution_only, ref_name
 
+LOCAL_TASKS = ("lmspec_cloze",)
+"""Offline tasks lmspec ships, built at run time from the held-out split of the first `perplexity` step:
+`lmspec_cloze` picks each held-out document's true continuation among ones cut from other documents."""
+
 
 class LmEvalConfig(SpecModel):
     """Tasks run by EleutherAI's lm-evaluation-harness against the trained checkpoint."""
 
     tasks: list[str] = Field(min_length=1)
-    """Task names: bundled ones (need the Hub) or local ones found under `include_path`."""
+    """Task names: lmspec's offline `lmspec_cloze`, lm-eval's bundled ones (they download from the Hugging Face
+    Hub), or your own under `include_path`."""
     num_fewshot: int = Field(default=0, ge=0, le=64)
     """Few-shot examples per prompt."""
     limit: int | None = Field(default=None, ge=1)
@@ -45,4 +50,13 @@ class Evaluate(StepBase):
     def cross_field_errors(self) -> Problems:
         if not self.perplexity and self.lm_eval is None:
             return [(("perplexity",), "an evaluate step needs `perplexity` data, `lm_eval` tasks, or both")]
+        if self.lm_eval and not self.perplexity:
+            return [
+                (
+                    ("lm_eval", "tasks", i),
+                    f"`{task}` is built from held-out documents: name a tokenize step in `perplexity`",
+                )
+                for i, task in enumerate(self.lm_eval.tasks)
+                if task in LOCAL_TASKS
+            ]
         return []

@@ -482,7 +482,7 @@ def _page(title: str, paragraph: str) -> bytes:
 
 @pytest.mark.parametrize("method", ["resiliparse", "trafilatura"])
 def test_warc_ingest_and_extraction_keep_url_and_title(tmp_path: Path, method: str) -> None:
-    from tests.support.warc import response_record, write_warc
+    from examples.quickstart_data import response_record, write_warc
 
     paragraph = (
         "The river rose slowly through the night, and by morning the lower fields were under water. "
@@ -526,7 +526,7 @@ min_length = 50
 
 
 def test_warc_record_without_html_is_an_error_by_default(tmp_path: Path) -> None:
-    from tests.support.warc import response_record, write_warc
+    from examples.quickstart_data import response_record, write_warc
 
     write_warc(tmp_path / "crawl.warc.gz", [response_record("http://c.example/x.pdf", b"%PDF", "application/pdf")])
     spec = _spec(tmp_path, '[steps.raw]\nkind = "ingest"\npaths = ["*.warc.gz"]\nformat = "warc"\n')

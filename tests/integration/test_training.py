@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from examples.quickstart_data import english_paragraphs, write_jsonl
 from lmspec.catalog import Catalog
 from lmspec.runtime.training.events import read_series
 from tests.conftest import REPO
-from tests.support.corpus import english_paragraphs, write_jsonl
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,8 @@ SHAPE_FIELDS = ("emb_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim",
 DATA_MARGIN = 1.25
 """Extra epochs of data beyond the tokens the steps consume, for packing and padding losses."""
 MAX_EVAL_STEPS = 20
+POLL_S = 1.0
+"""How often lmspec reads MaxText's log for progress and a NaN loss."""
 PROGRESS = re.compile(r"completed step: (\d+), seconds: ([\d.]+).*?Tokens/s/device: ([\d.]+).*?loss: ([-\w.]+)")
 
 
@@ -153,42 +154,55 @@ def _init_checkpoint(spec: Train, upstream: Path, vocab_size: int) -> Path:
 
 
 def _run_maxtext(flags: Flags, family: str, ctx: StepContext) -> list[float]:
-    """Run MaxText to completion, streaming its output into maxtext.log; returns tokens/s/device per step."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+    """Run MaxText to completion with its output in maxtext.log; returns tokens/s/device per step.
+
+    The child writes the log file itself and lmspec reads it once a second: no pipe to drain on every
+    line, so the trainer never waits on lmspec and lmspec takes no CPU from it between polls.
+    """
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     if family == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
     command = command_line(flags, python=sys.executable)
     ctx.log.info("MaxText: %s", " ".join(command))
     log_path = ctx.output_dir / "maxtext.log"
     throughput: list[float] = []
-    last_lines: list[str] = []
+    tail: list[str] = []
     with (
         log_path.open("w") as log,
-        subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, preexec_fn=_die_with_parent
-        ) as child,
+        log_path.open() as reader,
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent) as child,
     ):
-        assert child.stdout is not None
-        for line in _lines(child.stdout):
-            log.write(line)
-            last_lines = [*last_lines[-19:], line]
-            if match := PROGRESS.search(line):
-                step, loss = int(match[1]), match[4]
-                throughput.append(float(match[3]))
-                if loss.lower() in ("nan", "inf", "-inf"):
-                    child.terminate()
-                    raise TrainingError(
-                        f"the loss became {loss} at step {step}; lower optimizer.lr, raise warmup_steps, or set "
-                        f"optimizer.grad_clip (MaxText log: {log_path})"
-                    )
-                if step % 10 == 0:
-                    ctx.log.info("step %d loss %s, %s tokens/s/device", step, loss, match[3])
-        returncode = child.wait()
-    if returncode != 0:
+        pending = ""
+        while True:
+            finished = child.poll() is not None
+            pending += reader.read()
+            *lines, pending = pending.split("\n")
+            tail = [*tail, *lines][-8:]
+            for line in lines:
+                if match := PROGRESS.search(line):
+                    throughput.append(float(match[3]))
+                    _check_progress(int(match[1]), match[4], match[3], log_path, ctx, child)
+            if finished:
+                break
+            time.sleep(POLL_S)
+    if child.returncode != 0:
         raise TrainingError(
-            f"MaxText exited with code {returncode}; its log is {log_path}. Last lines:\n" + "".join(last_lines[-8:])
+            f"MaxText exited with code {child.returncode}; its log is {log_path}. Last lines:\n" + "\n".join(tail)
         )
     return throughput
+
+
+def _check_progress(
+    step: int, loss: str, tokens_per_s: str, log_path: Path, ctx: StepContext, child: subprocess.Popen[bytes]
+) -> None:
+    if loss.lower() in ("nan", "inf", "-inf"):
+        child.kill()
+        raise TrainingError(
+            f"the loss became {loss} at step {step}; lower optimizer.lr, raise warmup_steps, or set "
+            f"optimizer.grad_clip (MaxText log: {log_path})"
+        )
+    if step % 10 == 0:
+        ctx.log.info("step %d loss %s, %s tokens/s/device", step, loss, tokens_per_s)
 
 
 def _die_with_parent() -> None:
@@ -200,10 +214,6 @@ def _die_with_parent() -> None:
 
         pr_set_pdeathsig = 1
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-def _lines(stream: Any) -> Iterator[str]:
-    yield from iter(stream.readline, "")
 
 
 def _last_checkpoint(folder: Path) -> int | None:

@@ -1,0 +1,1 @@
+"""Runnable experiments for newcomers, and the code that makes their data."""

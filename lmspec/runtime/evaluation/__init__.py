@@ -1,0 +1,1 @@
+"""Evaluation of trained checkpoints: bits-per-byte on held-out splits and lm-eval tasks."""

@@ -1,0 +1,185 @@
+"""`evaluate`: bits-per-byte on held-out splits, and lm-eval tasks, for one trained model.
+
+Bits-per-byte = -sum log2 p(token) over a text's tokens (eos included, conditioned on bos, in the model's
+disjoint windows) / its UTF-8 bytes: comparable across tokenizers. lm-eval runs in-process through the
+`lmspec-maxtext` adapter, with the shipped offline tasks (generated here from held-out documents) on
+its task path besides any `include_path` the spec names. Every metric, with its stderr where lm-eval
+gives one, goes into `results.json` and the catalog.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import random
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lmspec.errors import LmspecError
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.registry import register_executor
+from lmspec.runtime.training.tokenize import read_tokens_info
+from lmspec.schemas.evaluation import LOCAL_TASKS, Evaluate
+
+CLOZE_CONTEXT_WORDS = 24
+CLOZE_CONTINUATION_WORDS = 8
+CLOZE_CHOICES = 4
+NETWORK_HINTS = ("offline", "connection", "resolve", "name resolution", "couldn't reach", "max retries", "timed out")
+
+
+class EvaluationError(LmspecError):
+    """An evaluation that cannot run as asked: an unknown task, a task that needs the network, bad data."""
+
+
+@register_executor("evaluate")
+def evaluate(ctx: StepContext) -> StepResult:
+    from lmspec.runtime.evaluation.adapter import MaxTextLM
+
+    spec = ctx.step.config
+    assert isinstance(spec, Evaluate)
+    started = time.time()
+    batch_size = spec.lm_eval.batch_size if spec.lm_eval else 8
+    model = MaxTextLM(path=str(ctx.inputs[spec.model[1:]]), batch_size=batch_size)
+    metrics: dict[str, Any] = {}
+    for ref in spec.perplexity:
+        scores = bits_per_byte(model, ctx.inputs[ref[1:]])
+        ctx.log.info("@%s: %s", ref[1:], scores)
+        metrics.update({f"{ref[1:]}/{name}": value for name, value in scores.items()})
+    if spec.lm_eval is not None:
+        metrics.update(_lm_eval(spec, model, ctx))
+    results = {"metrics": metrics, "seconds": round(time.time() - started, 3)}
+    (ctx.output_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    return StepResult(metrics=metrics)
+
+
+def held_out_texts(tokens_output: Path) -> list[str]:
+    """The documents of a tokenize output's validation split, in file order."""
+    from array_record.python.array_record_module import ArrayRecordReader
+    from maxtext.input_pipeline.protos import example_pb2
+
+    texts: list[str] = []
+    for path in sorted(tokens_output.glob("validation-*.array_record")):
+        reader = ArrayRecordReader(str(path))
+        try:
+            for record in reader.read_all():
+                example = example_pb2.Example.FromString(record)
+                texts.append(example.features.feature["text"].bytes_list.value[0].decode("utf-8"))
+        finally:
+            reader.close()
+    return texts
+
+
+def bits_per_byte(model: Any, tokens_output: Path) -> dict[str, float]:
+    """Bits-per-byte and per-token perplexity of the model on a tokenize step's validation split."""
+    texts = held_out_texts(tokens_output)
+    if not texts:
+        raise EvaluationError(
+            f"{tokens_output} has an empty validation split: raise its validation_fraction to measure bits-per-byte"
+        )
+    eos = [model.eot_token_id] if read_tokens_info(tokens_output)["append_eos"] else []
+    encoded = [model.tok_encode(text) + eos for text in texts]
+    logprob = sum(model.rolling_logprobs(encoded))
+    n_bytes = sum(len(text.encode("utf-8")) for text in texts)
+    n_tokens = sum(len(tokens) for tokens in encoded)
+    return {
+        "bits_per_byte": -logprob / math.log(2) / n_bytes,
+        "perplexity": math.exp(-logprob / n_tokens),
+        "documents": float(len(texts)),
+    }
+
+
+def _lm_eval(spec: Evaluate, model: Any, ctx: StepContext) -> dict[str, Any]:
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    assert spec.lm_eval is not None
+    task_dir = ctx.output_dir / "tasks"
+    include = [str(task_dir)]
+    if spec.lm_eval.include_path:
+        user_dir = Path(spec.lm_eval.include_path)
+        include.append(str(user_dir if user_dir.is_absolute() else ctx.spec_dir / user_dir))
+    local = [t for t in spec.lm_eval.tasks if t in LOCAL_TASKS]
+    if local:
+        if not spec.perplexity:
+            raise EvaluationError(
+                f"task {local[0]} is built from held-out documents: add a tokenize step to `perplexity`"
+            )
+        write_cloze_task(held_out_texts(ctx.inputs[spec.perplexity[0][1:]]), task_dir)
+    manager = TaskManager(include_path=include)
+    known = set(manager.all_tasks)
+    for task in spec.lm_eval.tasks:
+        if task not in known:
+            close = difflib.get_close_matches(task, sorted(known), n=3, cutoff=0.6)
+            hint = f"; close matches: {', '.join(close)}" if close else "; `lm_eval ls tasks` lists them"
+            raise EvaluationError(f"unknown lm-eval task `{task}`{hint}")
+    try:
+        output = lm_eval.simple_evaluate(
+            model=model,
+            tasks=list(spec.lm_eval.tasks),
+            num_fewshot=spec.lm_eval.num_fewshot,
+            limit=spec.lm_eval.limit,
+            task_manager=manager,
+            random_seed=0,
+            numpy_random_seed=0,
+            fewshot_random_seed=0,
+            log_samples=False,
+        )
+    except Exception as exc:
+        if any(hint in str(exc).lower() for hint in NETWORK_HINTS) or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+            remote = [t for t in spec.lm_eval.tasks if t not in LOCAL_TASKS]
+            raise EvaluationError(
+                f"lm-eval task(s) {', '.join(remote)} download their data from the Hugging Face Hub, which this "
+                f"machine cannot reach ({str(exc).splitlines()[0][:200]}); run them where the Hub is reachable, or "
+                f"use the offline tasks ({', '.join(LOCAL_TASKS)}) or your own task YAMLs via include_path"
+            ) from None
+        raise
+    (ctx.output_dir / "lm_eval.json").write_text(json.dumps(output["results"], indent=2, sort_keys=True, default=str))
+    return task_metrics(output["results"])
+
+
+def task_metrics(results: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """lm-eval's `{"task": {"acc,none": v, "acc_stderr,none": s}}` -> `{"task/acc": v, "task/acc_stderr": s}`."""
+    metrics: dict[str, float] = {}
+    for task, values in results.items():
+        for key, value in values.items():
+            name, _, _filter = key.partition(",")
+            if _filter and isinstance(value, int | float) and not isinstance(value, bool):
+                metrics[f"{task}/{name}"] = float(value)
+    return metrics
+
+
+def write_cloze_task(texts: list[str], folder: Path, seed: int = 0) -> Path:
+    """The lmspec_cloze data (JSONL) and its task YAML, from held-out documents long enough to cut."""
+    need = CLOZE_CONTEXT_WORDS + CLOZE_CONTINUATION_WORDS
+    documents = [words for text in texts if len(words := text.split()) >= need]
+    if len(documents) < CLOZE_CHOICES:
+        raise EvaluationError(
+            f"lmspec_cloze needs at least {CLOZE_CHOICES} held-out documents of {need}+ words; the validation "
+            f"split has {len(documents)}: raise validation_fraction"
+        )
+    rng = random.Random(seed)
+    continuation = slice(CLOZE_CONTEXT_WORDS, need)
+    lines = []
+    for index, words in enumerate(documents):
+        others = rng.sample([i for i in range(len(documents)) if i != index], CLOZE_CHOICES - 1)
+        choices = [" ".join(words[continuation])] + [" ".join(documents[i][continuation]) for i in others]
+        order = list(range(CLOZE_CHOICES))
+        rng.shuffle(order)
+        lines.append(
+            {
+                "context": " ".join(words[:CLOZE_CONTEXT_WORDS]),
+                "choices": [choices[i] for i in order],
+                "gold": order.index(0),
+            }
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / "lmspec_cloze.jsonl"
+    data.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    template = resources.files("lmspec.runtime.evaluation").joinpath("tasks/lmspec_cloze.yaml").read_text()
+    task = folder / "lmspec_cloze.yaml"
+    task.write_text(template.replace("DATA_FILE", str(data)))
+    return task
