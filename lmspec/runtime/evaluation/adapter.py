@@ -54,10 +54,14 @@ class MaxTextLM(TemplateLM):  # type: ignore[misc]
     def _loglikelihood_tokens(
         self, requests: list[tuple[tuple[str, str], list[int], list[int]]], **_: Any
     ) -> list[tuple[float, bool]]:
-        scored = self.scorer.score(
-            [(context + continuation, len(continuation)) for _, context, continuation in requests]
-        )
-        return [(s.logprob, s.greedy) for s in scored]
+        sequences = [
+            (self._with_bos(context) + continuation, len(continuation)) for _, context, continuation in requests
+        ]
+        return [(s.logprob, s.greedy) for s in self.scorer.score(sequences)]
+
+    def _with_bos(self, context: list[int]) -> list[int]:
+        """Every training document began with bos; lm-eval's contexts do not (unless empty), so add it."""
+        return context if context[:1] == [self.prefix_token_id] else [self.prefix_token_id, *context]
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         return self.rolling_logprobs([self.tok_encode(request.args[0]) for request in requests])

@@ -138,7 +138,7 @@ def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
         return picked, logprobs.argmax(-1)
 
     def run(tokens: Any, positions: Any, segments: Any, targets: Any) -> Any:
-        with mesh:
+        with jax.set_mesh(mesh):
             return forward(state, tokens, positions, segments, targets)
 
     return model, run
