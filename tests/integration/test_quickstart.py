@@ -127,3 +127,28 @@ def test_adapter_matches_a_direct_forward_pass_and_training_helps(quickstart: tu
     after = bits_per_byte(trained, tokens_dir)["bits_per_byte"]
     assert after < before - 0.5, (before, after)
     assert math.isfinite(after)
+
+
+def test_unknown_task_fails_before_loading_with_close_matches(quickstart: tuple[Path, Path]) -> None:
+    spec, root = quickstart
+    bad = spec.with_name("typo.toml")
+    bad.write_text(
+        spec.read_text().replace(
+            'tasks = ["lmspec_cloze"] }\n\n[steps.eval_raw]', 'tasks = ["lmspec_clozee"] }\n\n[steps.eval_raw]'
+        )
+    )
+    done = _lmspec("run", str(bad), "--root", str(root), "--quiet")
+    assert done.returncode == 1
+    assert "unknown lm-eval task `lmspec_clozee`; close matches: lmspec_cloze" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_model_without_its_tokenizer_is_a_clear_error(quickstart: tuple[Path, Path], tmp_path: Path) -> None:
+    from lmspec.runtime.evaluation.model import MaxTextScorer, ModelLoadError
+
+    _, root = quickstart
+    [model_dir] = [p for p in root.glob("model_clean-*") if "." not in p.name]
+    for name in ("model.json", "maxtext-flags.json"):
+        (tmp_path / name).write_bytes((model_dir / name).read_bytes())
+    with pytest.raises(ModelLoadError, match=r"has no tokenizer .*tokenizer\.json is missing"):
+        MaxTextScorer(tmp_path)

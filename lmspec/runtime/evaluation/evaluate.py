@@ -43,6 +43,8 @@ def evaluate(ctx: StepContext) -> StepResult:
     assert isinstance(spec, Evaluate)
     started = time.time()
     batch_size = spec.lm_eval.batch_size if spec.lm_eval else 8
+    if spec.lm_eval is not None:  # before the model loads: a typo should not cost a checkpoint restore
+        task_manager(spec.lm_eval.tasks, _user_tasks(spec, ctx))
     model = MaxTextLM(path=str(ctx.inputs[spec.model[1:]]), batch_size=batch_size)
     metrics: dict[str, Any] = {}
     for ref in spec.perplexity:
@@ -94,28 +96,13 @@ def bits_per_byte(model: Any, tokens_output: Path) -> dict[str, float]:
 
 def _lm_eval(spec: Evaluate, model: Any, ctx: StepContext) -> dict[str, Any]:
     import lm_eval
-    from lm_eval.tasks import TaskManager
 
     assert spec.lm_eval is not None
     task_dir = ctx.output_dir / "tasks"
-    include = [str(task_dir)]
-    if spec.lm_eval.include_path:
-        user_dir = Path(spec.lm_eval.include_path)
-        include.append(str(user_dir if user_dir.is_absolute() else ctx.spec_dir / user_dir))
-    local = [t for t in spec.lm_eval.tasks if t in LOCAL_TASKS]
-    if local:
-        if not spec.perplexity:
-            raise EvaluationError(
-                f"task {local[0]} is built from held-out documents: add a tokenize step to `perplexity`"
-            )
+    include = [str(task_dir), *_user_tasks(spec, ctx)]
+    if any(t in LOCAL_TASKS for t in spec.lm_eval.tasks):  # the schema requires a `perplexity` step for these
         write_cloze_task(held_out_texts(ctx.inputs[spec.perplexity[0][1:]]), task_dir)
-    manager = TaskManager(include_path=include)
-    known = set(manager.all_tasks)
-    for task in spec.lm_eval.tasks:
-        if task not in known:
-            close = difflib.get_close_matches(task, sorted(known), n=3, cutoff=0.6)
-            hint = f"; close matches: {', '.join(close)}" if close else "; `lm_eval ls tasks` lists them"
-            raise EvaluationError(f"unknown lm-eval task `{task}`{hint}")
+    manager = task_manager(spec.lm_eval.tasks, include)
     try:
         output = lm_eval.simple_evaluate(
             model=model,
@@ -139,6 +126,28 @@ def _lm_eval(spec: Evaluate, model: Any, ctx: StepContext) -> dict[str, Any]:
         raise
     (ctx.output_dir / "lm_eval.json").write_text(json.dumps(output["results"], indent=2, sort_keys=True, default=str))
     return task_metrics(output["results"])
+
+
+def _user_tasks(spec: Evaluate, ctx: StepContext) -> list[str]:
+    """The spec's `include_path` (relative to the spec file), if any."""
+    if spec.lm_eval is None or not spec.lm_eval.include_path:
+        return []
+    folder = Path(spec.lm_eval.include_path)
+    return [str(folder if folder.is_absolute() else ctx.spec_dir / folder)]
+
+
+def task_manager(tasks: list[str], include: list[str]) -> Any:
+    """lm-eval's task index over its bundled tasks and `include`; an unknown name is an error with close matches."""
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=include)
+    known = sorted(set(manager.all_tasks) | set(LOCAL_TASKS))
+    for task in tasks:
+        if task not in known:
+            close = difflib.get_close_matches(task, known, n=3, cutoff=0.6)
+            hint = f"; close matches: {', '.join(close)}" if close else "; `lm_eval ls tasks` lists them"
+            raise EvaluationError(f"unknown lm-eval task `{task}`{hint}")
+    return manager
 
 
 def task_metrics(results: dict[str, dict[str, Any]]) -> dict[str, float]:
