@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from lmspec.catalog.store import SCHEMA_VERSION
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.integration
@@ -72,8 +73,23 @@ def test_catalog_of_another_schema_version_is_refused(project: Project) -> None:
     db.close()
     result = project.run()
     assert result.returncode == 1
-    assert "has schema version 99; this lmspec reads version 1" in result.stderr
+    assert f"has schema version 99; this lmspec reads version {SCHEMA_VERSION}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_catalog_of_version_1_is_upgraded_in_place(project: Project) -> None:
+    assert project.run().returncode == 0
+    db = sqlite3.connect(project.root / "catalog.sqlite")
+    with db:
+        db.execute("update lmspec_meta set value = '1' where key = 'schema_version'")
+        db.execute("drop table lmspec_series")
+    db.close()
+    assert project.run().returncode == 0
+    db = sqlite3.connect(project.root / "catalog.sqlite")
+    [(version,)] = db.execute("select value from lmspec_meta where key = 'schema_version'").fetchall()
+    assert int(version) == SCHEMA_VERSION
+    assert db.execute("select count(*) from lmspec_series").fetchone() == (0,)
+    db.close()
 
 
 def test_no_catalog_yet_is_a_clear_usage_error(project: Project) -> None:
@@ -84,7 +100,7 @@ def test_no_catalog_yet_is_a_clear_usage_error(project: Project) -> None:
 
 def test_kind_without_executor_is_refused_before_anything_runs(project: Project) -> None:
     project.spec.write_text(project.spec.read_text() + '\n[steps.tok]\nkind = "train_tokenizer"\ninput = "@docs"\n')
-    result = project.run()
+    result = project.run(LMSPEC_TEST_UNINSTALLED="train_tokenizer")
     assert result.returncode == 2
     assert "no executor is installed for these step kinds: train_tokenizer (steps: tok)" in result.stderr
     assert project.executions() == []

@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import BUILTIN_EXECUTORS, register_executor
+
+for _kind in filter(None, os.environ.get("LMSPEC_TEST_UNINSTALLED", "").split(",")):
+    BUILTIN_EXECUTORS.pop(_kind, None)  # as if the engine behind this kind were not installed
 
 
 def _knob(name: str) -> dict[str, str]:
