@@ -109,22 +109,14 @@ def test_tokenizer_directory_loads_in_transformers(workspace: Path) -> None:
 
 
 def test_tokenize_writes_grain_readable_splits_with_counts(workspace: Path) -> None:
-    from array_record.python.array_record_module import ArrayRecordReader
-    from maxtext.input_pipeline.protos import example_pb2
     from transformers import AutoTokenizer
+
+    from lmspec.runtime.training.tokenize import read_split
 
     tokens = _output(workspace / "runs", "tokens")
     info = json.loads((tokens / "tokens.json").read_text())
     tokenizer = AutoTokenizer.from_pretrained(str(tokens / "tokenizer"))
-    texts: dict[str, list[str]] = {}
-    for split in ("train", "validation"):
-        for path in sorted(tokens.glob(f"{split}-*.array_record")):
-            reader = ArrayRecordReader(str(path))
-            records = reader.read_all()
-            reader.close()
-            for record in records:
-                example = example_pb2.Example.FromString(record)
-                texts.setdefault(split, []).append(example.features.feature["text"].bytes_list.value[0].decode())
+    texts = {split: read_split(tokens, split) for split in ("train", "validation")}
     total = len(english_paragraphs())
     assert len(texts["train"]) + len(texts["validation"]) == total
     assert 0.02 * total < len(texts["validation"]) < 0.09 * total  # validation_fraction = 0.05

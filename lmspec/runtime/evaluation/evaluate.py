@@ -22,7 +22,7 @@ from typing import Any
 from lmspec.errors import LmspecError
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.registry import register_executor
-from lmspec.runtime.training.tokenize import read_tokens_info
+from lmspec.runtime.training.tokenize import read_split, read_tokens_info
 from lmspec.schemas.evaluation import LOCAL_TASKS, Evaluate
 
 CLOZE_CONTEXT_WORDS = 24
@@ -60,19 +60,7 @@ def evaluate(ctx: StepContext) -> StepResult:
 
 def held_out_texts(tokens_output: Path) -> list[str]:
     """The documents of a tokenize output's validation split, in file order."""
-    from array_record.python.array_record_module import ArrayRecordReader
-    from maxtext.input_pipeline.protos import example_pb2
-
-    texts: list[str] = []
-    for path in sorted(tokens_output.glob("validation-*.array_record")):
-        reader = ArrayRecordReader(str(path))
-        try:
-            for record in reader.read_all():
-                example = example_pb2.Example.FromString(record)
-                texts.append(example.features.feature["text"].bytes_list.value[0].decode("utf-8"))
-        finally:
-            reader.close()
-    return texts
+    return read_split(tokens_output, "validation")
 
 
 def bits_per_byte(model: Any, tokens_output: Path) -> dict[str, float]:

@@ -30,6 +30,23 @@ SPLITS = ("train", "validation")
 ENCODE_BATCH = 256
 
 
+def read_split(tokens_output: Path, split: str) -> list[str]:
+    """The document texts of one split of a tokenize output, in file order (the reverse of `_example`)."""
+    from array_record.python.array_record_module import ArrayRecordReader
+    from maxtext.input_pipeline.protos import example_pb2
+
+    texts: list[str] = []
+    for path in sorted(tokens_output.glob(f"{split}-*.array_record")):
+        reader = ArrayRecordReader(str(path))
+        try:
+            for record in reader.read_all():
+                example = example_pb2.Example.FromString(record)
+                texts.append(example.features.feature["text"].bytes_list.value[0].decode("utf-8"))
+        finally:
+            reader.close()
+    return texts
+
+
 def read_tokens_info(folder: Path) -> dict[str, Any]:
     return dict(json.loads((folder / TOKENS_FILE).read_text()))
 
