@@ -2,9 +2,9 @@
 
 Target (bench/README.md): tokens/s of a train step under lmspec >= 0.97x MaxText run by hand, after
 warm-up. Both runs use the flags lmspec lowered (read back from the step's maxtext-flags.json), the same
-data and the same machine; they alternate, `--repeat` times each. Tokens/s per step come from each run's
-TensorBoard events; the first `--warmup` steps (compilation, first checkpoint) are left out and the
-median of the rest is compared.
+data and the same machine; they alternate for `--repeat` rounds, the order flipped every round. Tokens/s
+per step come from each run's TensorBoard events; the first `--warmup` steps (compilation, first
+checkpoint) are left out and the median of the rest is compared.
 
     python bench/train_overhead.py [--steps 150] [--repeat 2] [--preset tiny]
 """
@@ -114,14 +114,18 @@ def main() -> None:
         )
         results: dict[str, list[float]] = {"lmspec": [], "direct": []}
         walls: dict[str, list[float]] = {"lmspec": [], "direct": []}
+        flags: dict[str, object] = {}
         for attempt in range(args.repeat):
-            wall, model = run_lmspec(folder, env, attempt)
-            results["lmspec"].append(median_tokens_per_s(model / "tensorboard", args.warmup))
-            walls["lmspec"].append(wall)
-            flags = json.loads((model / "maxtext-flags.json").read_text())
-            wall, tensorboard = run_direct(flags, folder, env, attempt)
-            results["direct"].append(median_tokens_per_s(tensorboard, args.warmup))
-            walls["direct"].append(wall)
+            # Odd rounds run MaxText directly first, so a drift in the machine's speed favours neither.
+            for who in ("lmspec", "direct") if attempt % 2 == 0 or not flags else ("direct", "lmspec"):
+                if who == "lmspec":
+                    wall, model = run_lmspec(folder, env, attempt)
+                    tensorboard = model / "tensorboard"
+                    flags = json.loads((model / "maxtext-flags.json").read_text())
+                else:
+                    wall, tensorboard = run_direct(flags, folder, env, attempt)
+                results[who].append(median_tokens_per_s(tensorboard, args.warmup))
+                walls[who].append(wall)
             print(
                 f"round {attempt + 1}: lmspec {results['lmspec'][-1]:,.0f} tokens/s ({walls['lmspec'][-1]:.1f} s), "
                 f"direct {results['direct'][-1]:,.0f} tokens/s ({walls['direct'][-1]:.1f} s wall)",

@@ -68,7 +68,7 @@ def _estimate_step(plan: Plan, step: StepPlan, train: Train, table: dict[str, Ac
     append_eos = first.append_eos if isinstance(first, Tokenize) else True
     flags = {
         **train_flags(train, vocab_size),
-        **hardware_flags(hardware, train.batch_size),
+        **hardware_flags(hardware, train),
         **data_flags(train, tokens, append_eos),
         **output_flags(train, f"{step.output_path}.resume"),
     }

@@ -42,6 +42,7 @@ class Accelerator:
 ACCELERATORS: dict[str, Accelerator] = {
     # 2 cores of a small VM: MaxText's tiny preset reached ~0.03 TFLOP/s here (bench/README.md).
     "cpu": Accelerator("cpu", peak_tflops=0.2, mfu=0.15, price_per_hour=0.10, devices_per_host=1),
+    # The 150m preset measured 0.33 on one H100 (bench/README.md); wider models fill the chip better.
     "h100": Accelerator("gpu", peak_tflops=989.0, mfu=0.40, price_per_hour=3.00, devices_per_host=8),
     "h200": Accelerator("gpu", peak_tflops=989.0, mfu=0.45, price_per_hour=3.80, devices_per_host=8),
     "a100": Accelerator("gpu", peak_tflops=312.0, mfu=0.45, price_per_hour=1.80, devices_per_host=8),

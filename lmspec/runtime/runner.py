@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -296,20 +298,32 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
 
 
 @contextlib.contextmanager
-def _engine_logs_to(handler: logging.Handler) -> Iterator[None]:
-    """While a step runs, what its engines log (Beam, JAX, ...) goes to the step's log file, not the console."""
+def _engine_logs_to(handler: logging.FileHandler) -> Iterator[None]:
+    """While a step runs, what its engines log or print (Beam, JAX and XLA's C++ logs, transformers, tqdm
+    bars, warnings) goes to the step's log file, not the console: records through the root logger, and
+    stderr at both levels, Python's `sys.stderr` and file descriptor 2, which native code and child
+    processes write to directly. lmspec's own console output goes to stdout and is untouched.
+    """
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
+    sys.stderr.flush()
+    console = os.dup(2)
+    with open(handler.baseFilename, "a", buffering=1) as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(sink):
+                yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(console, 2)
+            os.close(console)
+            root.removeHandler(handler)
+            root.setLevel(level)
 
 
-def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Handler]:
+def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.FileHandler]:
     logger = logging.getLogger(f"lmspec.step.{step.name}.{step.hash}")
     logger.setLevel(logging.INFO)
     logger.propagate = False

@@ -18,8 +18,8 @@ from tests.conftest import REPO
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _lmspec(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def _lmspec(*args: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO), **environment)
     env.pop("CI", None)
     return subprocess.run(
         [sys.executable, "-m", "lmspec.cli", *args], capture_output=True, text=True, env=env, timeout=900, check=False
@@ -141,6 +141,26 @@ def test_unknown_task_fails_before_loading_with_close_matches(quickstart: tuple[
     assert done.returncode == 1
     assert "unknown lm-eval task `lmspec_clozee`; close matches: lmspec_cloze" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_hub_task_while_offline_fails_before_the_model_loads(quickstart: tuple[Path, Path]) -> None:
+    spec, root = quickstart
+    hub = spec.with_name("hub.toml")
+    hub.write_text(
+        spec.read_text().replace(
+            'tasks = ["lmspec_cloze"] }\n\n[steps.eval_raw]',
+            'tasks = ["lmspec_cloze", "hellaswag"] }\n\n[steps.eval_raw]',
+        )
+    )
+    done = _lmspec("run", str(hub), "--root", str(root), "--quiet", HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "lm-eval task(s) hellaswag download their data from the Hugging Face Hub, and offline mode is on" in out
+    assert "use the offline tasks (lmspec_cloze)" in out
+    assert "Traceback" not in out
+    logs = [log.read_text() for log in root.glob("eval_clean-*.failed/lmspec-step.log")]
+    [log] = [text for text in logs if "hellaswag" in text]  # the typo test above leaves a failed attempt too
+    assert "bits_per_byte" not in log  # the task data is loaded before the model, so no time went on scoring
 
 
 def test_a_model_without_its_tokenizer_is_a_clear_error(quickstart: tuple[Path, Path], tmp_path: Path) -> None:

@@ -75,6 +75,17 @@ def test_run_then_everything_is_cached_and_recorded(project: Project) -> None:
     assert [s["name"] for s in record["plan"]["steps"]] == ["docs", "long", "unique", "side"]
 
 
+def test_engine_chatter_goes_to_the_step_log_not_the_console(project: Project) -> None:
+    done = project.run(LMSPEC_TEST_NOISE="long")
+    assert done.returncode == 0, done.stdout + done.stderr
+    console = done.stdout + done.stderr
+    assert "noise" not in console
+    assert "done     long" in done.stdout  # lmspec's own lines still reach the console
+    log = (next(p for p in project.root.glob("long-*") if "." not in p.name) / "lmspec-step.log").read_text()
+    for source in ("python stderr", "native fd 2", "own handler", "child process"):
+        assert f"noise long: {source}" in log
+
+
 def test_failure_keeps_independent_branches_and_reports_every_failed_step(project: Project) -> None:
     failed = project.run(LMSPEC_TEST_FAIL="long")
     assert failed.returncode == 1

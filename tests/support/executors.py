@@ -4,12 +4,16 @@ They read and write real files so outputs can be compared byte for byte. Environ
   LMSPEC_TEST_LEDGER=FILE        append "<step> <pid>" for every execution (to count executions)
   LMSPEC_TEST_FAIL=a,b           these steps raise
   LMSPEC_TEST_SLEEP=a:2,b:0.5    these steps write half their output, then sleep (to be killed mid-step)
+  LMSPEC_TEST_NOISE=a,b          these steps chatter on stderr as engines do (print, native fd 2, own handler)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -30,9 +34,25 @@ def _bookkeeping(ctx: StepContext) -> None:
     if ledger:
         with open(ledger, "a") as f:
             f.write(f"{ctx.step.name} {os.getpid()}\n")
+    if ctx.step.name in _knob("LMSPEC_TEST_NOISE"):
+        _chatter(ctx.step.name)
     if ctx.step.name in _knob("LMSPEC_TEST_FAIL"):
         ctx.log.info("about to fail on purpose")
         raise RuntimeError(f"step {ctx.step.name} was told to fail (LMSPEC_TEST_FAIL)")
+
+
+def _chatter(name: str) -> None:
+    """Console noise the way engines make it: a print to stderr (tqdm, warnings), a write to file
+    descriptor 2 (XLA's C++ logging), a logger with its own stream handler (absl), a child process."""
+    print(f"noise {name}: python stderr", file=sys.stderr)
+    os.write(2, f"noise {name}: native fd 2\n".encode())
+    engine = logging.getLogger(f"engine.{name}")
+    engine.addHandler(logging.StreamHandler(sys.stderr))
+    engine.propagate = False
+    engine.warning("noise %s: own handler", name)
+    subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.stderr.write('noise {name}: child process\\n')"], check=True
+    )
 
 
 def _write_docs(ctx: StepContext, docs: list[dict[str, str]]) -> StepResult:

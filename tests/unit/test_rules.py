@@ -80,28 +80,18 @@ def test_invalid_regex_is_a_spec_error_at_the_pattern() -> None:
 
 
 def test_gopher_tokens_follow_spacy_where_it_changes_the_counts() -> None:
+    """The expected tokens are spaCy's own output (DataTrove's English word tokenizer) for these texts."""
     from lmspec.runtime.data.rules import _TOKEN
 
     text = "Don't stop... e.g. it cannot fail -- see len(s) or obj.__mro__ at https://x.org/a.b ~~~~"
-    assert _TOKEN.findall(text) == [
-        "Don",
-        "'t",
-        "stop",
-        "...",
-        "e.g.",
-        "it",
-        "can",
-        "not",
-        "fail",
-        "--",
-        "see",
-        "len(s",
-        ")",
-        "or",
-        "obj.__mro",
-        "_",
-        "_",
-        "at",
-        "https://x.org/a.b",
-        "~~~~",
-    ]
+    spacy = "Do n't stop ... e.g. it can not fail -- see len(s ) or obj.__mro _ _ at https://x.org/a.b ~~~~"
+    assert _TOKEN.findall(text) == spacy.split(" ")
+    code = (
+        'It isn\u2019t the "__dict__" of str.rstrip([chars]); call fromkeys() in UTF-8, a decimal- point, '
+        "x.__get__(a) and well-known 1,000 items, y. Python's 3.8:"
+    )
+    spacy = (
+        'It is n\u2019t the " _ _ dict _ _ " of str.rstrip([chars ] ) ; call fromkeys ( ) in UTF-8 , a decimal- '
+        "point , x.__get__(a ) and well - known 1,000 items , y. Python 's 3.8 :"
+    )
+    assert _TOKEN.findall(code) == spacy.split(" ")

@@ -12,7 +12,7 @@ import pytest
 from lmspec.compiler import compile_spec
 from lmspec.compiler.estimates import across_accelerators, train_estimates
 from lmspec.compiler.hardware import ACCELERATORS, load_prices, parameter_count, resolve_slice
-from lmspec.compiler.maxtext import exact_fraction, schedule_flags, train_flags
+from lmspec.compiler.maxtext import exact_fraction, hardware_flags, schedule_flags, train_flags
 from lmspec.compiler.render import plan_dict
 from lmspec.errors import UsageError
 from lmspec.schemas.training import MODEL_PRESETS, Train
@@ -125,6 +125,25 @@ def test_parameter_count_matches_llama3_8b() -> None:
 def test_resources_resolve_to_devices_and_hosts(resources: dict[str, str], devices: int, hosts: int) -> None:
     found = resolve_slice(resources)
     assert (found.devices, found.hosts) == (devices, hosts)
+
+
+@pytest.mark.parametrize(
+    ("resources", "dtype", "expected"),
+    [
+        ({"accelerator": "cpu"}, "float32", {"hardware": "cpu", "skip_jax_distributed_system": True}),
+        ({"accelerator": "gpu"}, "bfloat16", {"hardware": "gpu", "attention": "cudnn_flash_jax"}),
+        ({"accelerator": "gpu"}, "float32", {"hardware": "gpu"}),  # cuDNN fuses no float32 attention
+        ({"accelerator": "gpu", "topology": "2x8"}, "bfloat16", {"hardware": "gpu_multiprocess"}),
+        ({"accelerator": "tpu", "type": "v5litepod-8"}, "bfloat16", {"hardware": "tpu"}),
+    ],
+)
+def test_hardware_lowers_to_device_flags(resources: dict[str, str], dtype: str, expected: dict[str, object]) -> None:
+    train = _train(steps=10, batch_size=16, model={"preset": "tiny", "dtype": dtype})
+    flags = hardware_flags(resolve_slice(resources), train)
+    assert flags.items() >= expected.items()
+    assert flags["per_device_batch_size"] == 16 / resolve_slice(resources).devices
+    if dtype == "float32" or resources["accelerator"] != "gpu":
+        assert "attention" not in flags
 
 
 def test_unknown_accelerator_names_the_known_ones() -> None:

@@ -29,17 +29,29 @@ def compression_ratio(rule: dict[str, Any]) -> Rule:
     return check
 
 
+_JOIN = (
+    r"(?:\.(?![A-Z])|(?<![a-z])\.|(?<=[^\W\d_])-(?=\d)|[(\[=/:<>](?![^\W\d_])|[(\[]|,(?=\d)"
+    r"|(?<![a-z0-9])[+*^]|[+*^](?!\d)|[#@%&|$]|_)"
+)
+"""What stays inside a word, as in spaCy's infix rules: `str.rstrip([chars`, `x.__get__(a`, `UTF-8`, `1,000`,
+`U+0000`; not a hyphen before a letter (`well`, `-`, `known`), not `.` between a lower- and an upper-case
+letter, not `,` or `=` before a letter."""
+
 _TOKEN = re.compile(
     r"https?://\S+"  # URLs stay whole
     r"|(?:[^\W\d_]\.){2,}"  # abbreviations: e.g. i.e.
+    r"|(?<![\w.])[^\W\d_]\.(?=\s|$)"  # a single letter and its period: "in y."
     r"|(?i:can)(?=not\b)"  # cannot -> can + not
-    r"|[^\W_]+\([^\W_]*"  # call-like words: len(s
-    r"|[^\W_]+(?:_[^\W_]+|\._*[^\W_]+)*"  # words, dotted names (also obj.__attr), snake_case
-    r"|['\u2019][^\W_]+"  # 's 't 're: contractions split off
-    r"|-+|~+|\.\.\.|…|[^\w\s]|_"  # punctuation (dash and tilde runs as one)
+    r"|[^\W_]+(?=n['\u2019]t\b)|(?<=[^\W_])n['\u2019]t\b"  # doesn't -> does + n't
+    r"|(?<=[^\W_])['\u2019][^\W_]+"  # 's 're 've: contractions split off
+    r"|\\?[^\W_]+(?:" + _JOIN + r"+[^\W_]+)*(?:-(?=\s))?"  # words: from a letter or digit to the last one
+    r"|''|-+|~+|\.\.\.|…|[^\w\s]|_"  # punctuation (dash and tilde runs as one); edge underscores alone
 )
 """Words and punctuation marks as separate tokens, close to the spaCy tokenization the Gopher heuristics are
-usually run with (DataTrove) at a small fraction of its cost; `bench/gopher_minhash.py` measures agreement."""
+usually run with (DataTrove) at a small fraction of its cost: a word runs from its first letter or digit
+to its last within a whitespace-separated chunk, and the characters spaCy strips as prefixes or suffixes
+(quotes, brackets, edge underscores, trailing punctuation) are tokens of their own. `bench/gopher_minhash.py`
+measures the agreement."""
 
 
 def gopher_quality(rule: dict[str, Any]) -> Rule:

@@ -29,6 +29,7 @@ CLOZE_CONTEXT_WORDS = 24
 CLOZE_CONTINUATION_WORDS = 8
 CLOZE_CHOICES = 4
 NETWORK_HINTS = ("offline", "connection", "resolve", "name resolution", "couldn't reach", "max retries", "timed out")
+OFFLINE_SWITCHES = ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")
 
 
 class EvaluationError(LmspecError):
@@ -43,8 +44,8 @@ def evaluate(ctx: StepContext) -> StepResult:
     assert isinstance(spec, Evaluate)
     started = time.time()
     batch_size = spec.lm_eval.batch_size if spec.lm_eval else 8
-    if spec.lm_eval is not None:  # before the model loads: a typo should not cost a checkpoint restore
-        task_manager(spec.lm_eval.tasks, _user_tasks(spec, ctx))
+    # Tasks and their data before the model: a typo or an unreachable Hub should not cost a checkpoint restore.
+    manager = prepare_tasks(spec, ctx) if spec.lm_eval is not None else None
     model = MaxTextLM(path=str(ctx.inputs[spec.model[1:]]), batch_size=batch_size)
     metrics: dict[str, Any] = {}
     for ref in spec.perplexity:
@@ -52,7 +53,7 @@ def evaluate(ctx: StepContext) -> StepResult:
         ctx.log.info("@%s: %s", ref[1:], scores)
         metrics.update({f"{ref[1:]}/{name}": value for name, value in scores.items()})
     if spec.lm_eval is not None:
-        metrics.update(_lm_eval(spec, model, ctx))
+        metrics.update(_lm_eval(spec, model, manager, ctx))
     results = {"metrics": metrics, "seconds": round(time.time() - started, 3)}
     (ctx.output_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
     return StepResult(metrics=metrics)
@@ -82,36 +83,53 @@ def bits_per_byte(model: Any, tokens_output: Path) -> dict[str, float]:
     }
 
 
-def _lm_eval(spec: Evaluate, model: Any, ctx: StepContext) -> dict[str, Any]:
+def prepare_tasks(spec: Evaluate, ctx: StepContext) -> Any:
+    """The lm-eval task index with every asked task known and its data loaded, or an EvaluationError.
+
+    Loading here, before the model, makes a task that needs the unreachable Hub fail in seconds;
+    `simple_evaluate` loads the tasks again, from the datasets cache this filled.
+    """
+    assert spec.lm_eval is not None
+    task_dir = ctx.output_dir / "tasks"
+    if any(t in LOCAL_TASKS for t in spec.lm_eval.tasks):  # the schema requires a `perplexity` step for these
+        write_cloze_task(held_out_texts(ctx.inputs[spec.perplexity[0][1:]]), task_dir)
+    manager = task_manager(spec.lm_eval.tasks, [str(task_dir), *_user_tasks(spec, ctx)])
+    load_tasks(manager, spec.lm_eval.tasks)
+    return manager
+
+
+def load_tasks(manager: Any, tasks: list[str]) -> None:
+    """Load the tasks' data; a failure to reach the Hugging Face Hub names the tasks and the offline ones."""
+    try:
+        manager.load(list(tasks))
+    except Exception as exc:
+        offline = any(os.environ.get(name, "0").lower() in ("1", "true") for name in OFFLINE_SWITCHES)
+        if not (offline or any(hint in str(exc).lower() for hint in NETWORK_HINTS)):
+            raise
+        remote = [t for t in tasks if t not in LOCAL_TASKS]
+        reason = "offline mode is on" if offline else "the Hub cannot be reached"
+        raise EvaluationError(
+            f"lm-eval task(s) {', '.join(remote)} download their data from the Hugging Face Hub, and {reason} "
+            f"({str(exc).splitlines()[0][:200]}); run them where the Hub is reachable, or use the offline tasks "
+            f"({', '.join(LOCAL_TASKS)}) or your own task YAMLs via include_path"
+        ) from None
+
+
+def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext) -> dict[str, Any]:
     import lm_eval
 
     assert spec.lm_eval is not None
-    task_dir = ctx.output_dir / "tasks"
-    include = [str(task_dir), *_user_tasks(spec, ctx)]
-    if any(t in LOCAL_TASKS for t in spec.lm_eval.tasks):  # the schema requires a `perplexity` step for these
-        write_cloze_task(held_out_texts(ctx.inputs[spec.perplexity[0][1:]]), task_dir)
-    manager = task_manager(spec.lm_eval.tasks, include)
-    try:
-        output = lm_eval.simple_evaluate(
-            model=model,
-            tasks=list(spec.lm_eval.tasks),
-            num_fewshot=spec.lm_eval.num_fewshot,
-            limit=spec.lm_eval.limit,
-            task_manager=manager,
-            random_seed=0,
-            numpy_random_seed=0,
-            fewshot_random_seed=0,
-            log_samples=False,
-        )
-    except Exception as exc:
-        if any(hint in str(exc).lower() for hint in NETWORK_HINTS) or os.environ.get("HF_DATASETS_OFFLINE") == "1":
-            remote = [t for t in spec.lm_eval.tasks if t not in LOCAL_TASKS]
-            raise EvaluationError(
-                f"lm-eval task(s) {', '.join(remote)} download their data from the Hugging Face Hub, which this "
-                f"machine cannot reach ({str(exc).splitlines()[0][:200]}); run them where the Hub is reachable, or "
-                f"use the offline tasks ({', '.join(LOCAL_TASKS)}) or your own task YAMLs via include_path"
-            ) from None
-        raise
+    output = lm_eval.simple_evaluate(
+        model=model,
+        tasks=list(spec.lm_eval.tasks),
+        num_fewshot=spec.lm_eval.num_fewshot,
+        limit=spec.lm_eval.limit,
+        task_manager=manager,
+        random_seed=0,
+        numpy_random_seed=0,
+        fewshot_random_seed=0,
+        log_samples=False,
+    )
     (ctx.output_dir / "lm_eval.json").write_text(json.dumps(output["results"], indent=2, sort_keys=True, default=str))
     return task_metrics(output["results"])
 

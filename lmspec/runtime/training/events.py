@@ -18,6 +18,7 @@ SERIES = {
     "learning/grad_norm": "grad_norm",
     "perf/step_time_seconds": "step_time_s",
     "perf/per_device_tokens_per_sec": "tokens_per_s_per_device",
+    "perf/per_device_tflops_per_sec": "tflops_per_device",
     "eval/avg_loss": "eval_loss",
 }
 """MaxText scalar tag -> the series name lmspec records."""

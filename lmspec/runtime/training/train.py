@@ -75,7 +75,7 @@ def train(ctx: StepContext) -> StepResult:
     work.mkdir(parents=True, exist_ok=True)
     flags: Flags = {
         **train_flags(spec, vocab_size),
-        **hardware_flags(hardware, spec.batch_size),
+        **hardware_flags(hardware, spec),
         **_data_flags(spec, data, infos, ctx),
         **output_flags(spec, str(work)),
     }
