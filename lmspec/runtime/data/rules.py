@@ -44,7 +44,8 @@ _TOKEN = re.compile(
     r"|(?i:can)(?=not\b)"  # cannot -> can + not
     r"|[^\W_]+(?=n['\u2019]t\b)|(?<=[^\W_])n['\u2019]t\b"  # doesn't -> does + n't
     r"|(?<=[^\W_])['\u2019][^\W_]+"  # 's 're 've: contractions split off
-    r"|\\?[^\W_]+(?:" + _JOIN + r"+[^\W_]+)*(?:-(?=\s))?"  # words: from a letter or digit to the last one
+    # words: from a letter or digit to the last one; the lookahead skips the joiners after most words at once
+    r"|\\?[^\W_]+(?:(?=[.(\[=/:<>,+*^#@%&|$_\-])" + _JOIN + r"+[^\W_]+)*(?:-(?=\s))?"
     r"|''|-+|~+|\.\.\.|…|[^\w\s]|_"  # punctuation (dash and tilde runs as one); edge underscores alone
 )
 """Words and punctuation marks as separate tokens, close to the spaCy tokenization the Gopher heuristics are
@@ -52,6 +53,9 @@ usually run with (DataTrove) at a small fraction of its cost: a word runs from i
 to its last within a whitespace-separated chunk, and the characters spaCy strips as prefixes or suffixes
 (quotes, brackets, edge underscores, trailing punctuation) are tokens of their own. `bench/gopher_minhash.py`
 measures the agreement."""
+
+
+_HAS_LETTER = re.compile(r"[^\W\d_]").search
 
 
 def gopher_quality(rule: dict[str, Any]) -> Rule:
@@ -87,7 +91,7 @@ def gopher_quality(rule: dict[str, Any]) -> Rule:
             ellipsis = sum(line.rstrip().endswith(("...", "…")) for line in lines)
             if ellipsis / len(lines) > rule["max_ellipsis_lines_ratio"]:
                 return False, n
-        alpha = sum(any(c.isalpha() for c in t) for t in tokens)
+        alpha = len(list(filter(_HAS_LETTER, tokens)))
         if alpha / n_tokens < rule["min_alpha_words_ratio"]:
             return False, n
         return len(GOPHER_STOP_WORDS.intersection(tokens)) >= rule["min_stop_words"], n
