@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from lmspec.runtime.data.dedup import _duplicate_pairs, verified
+from lmspec.runtime.data.dedup import _candidate_pairs, verified
 from lmspec.runtime.data.documents import ShardWriter, read_documents, shards
 from tests.conftest import REPO
 
@@ -221,7 +221,9 @@ def test_minhash_finds_planted_near_duplicates(tmp_path: Path) -> None:
     from lmspec.runtime.data.minhash import choose_bands
 
     config["_bands"], config["_rows"] = choose_bands(128, 0.8)
-    found = {(a[1], b[1]) for a, b in verified(_duplicate_pairs([str(shard)], config, tmp_path), [str(shard)], config)}
+    work = tmp_path / "work"
+    candidates, offsets = _candidate_pairs([str(shard)], config, work)
+    found = {(int(a), int(b)) for a, b in verified(candidates, offsets, work, config)}  # one shard: local indices
     truth = {(i, j) for i, j in combinations(range(len(texts)), 2) if _jaccard(texts[i], texts[j], 5) >= 0.8}
     similarities = sorted(
         _jaccard(texts[i], texts[j], 5)

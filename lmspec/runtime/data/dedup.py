@@ -50,12 +50,14 @@ def dedup(ctx: StepContext) -> StepResult:
             rows,
             config["jaccard"],
         )
-    pairs = _duplicate_pairs(inputs, config, ctx.output_dir)
+    work = ctx.output_dir / "_dedup"
+    pairs, offsets = _candidate_pairs(inputs, config, work)
     ctx.log.info("%d candidate pairs after %.1f s", len(pairs), time.time() - started)
     if config["method"] == "minhash":
-        pairs = verified(pairs, inputs, config)
+        pairs = verified(pairs, offsets, work, config)
         ctx.log.info("%d pairs above the threshold after %.1f s", len(pairs), time.time() - started)
-    dropped = _dropped(pairs)
+    shutil.rmtree(work, ignore_errors=True)
+    dropped = _dropped(_locations(pairs, offsets))
     ctx.log.info("dropping %d documents", len(dropped))
     tasks = [
         {
@@ -73,43 +75,58 @@ def dedup(ctx: StepContext) -> StepResult:
     return step_stats.finish(ctx.output_dir, results, started)
 
 
-def _duplicate_pairs(inputs: list[str], config: dict[str, Any], work_dir: Path) -> list[tuple[Location, Location]]:
-    """Candidate duplicate pairs, from two rounds of Beam shard tasks that write numpy arrays.
+def _candidate_pairs(inputs: list[str], config: dict[str, Any], work: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate duplicate pairs as (k, 2) document indices across all shards, and the shards' start indices,
+    from two rounds of Beam shard tasks that write numpy arrays under `work`.
 
-    Round 1 hashes every shard (one text hash per document, or its MinHash signature). For exact dedup the
-    driver groups the hashes; for MinHash, round 2 has one task per LSH band that groups the documents whose
-    band of the signature is equal (DataTrove's bucket stage, without a per-element shuffle).
+    Round 1 hashes every shard (one text hash per document, or its MinHash signature and, for the exact
+    check, its n-gram hashes). For exact dedup the driver groups the hashes; for MinHash, round 2 has one
+    task per LSH band that groups the documents whose band of the signature is equal (DataTrove's bucket
+    stage, without a per-element shuffle).
     """
-    work = work_dir / "_dedup"
     work.mkdir(parents=True, exist_ok=True)
     tasks = [
-        {"input": path, "output": str(work / f"hashes-{i:05d}.npy"), "config": config} for i, path in enumerate(inputs)
+        {
+            "input": path,
+            "output": str(_signatures_file(work, i)),
+            "grams": str(work / f"grams-{i:05d}.npy"),
+            "grams_offsets": str(work / f"grams-offsets-{i:05d}.npy"),
+            "config": config,
+        }
+        for i, path in enumerate(inputs)
     ]
     counts = [r["documents"] for r in run_shard_tasks(tasks, hash_shard, work, config["runner"], config["workers"])]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if config["method"] == "exact":
         hashes = np.concatenate([np.load(str(t["output"])) for t in tasks]) if tasks else np.zeros(0, dtype=np.uint64)
-        pairs = _group_pairs(hashes, star=True)
-    else:
-        band_tasks: list[dict[str, Any]] = [
-            {
-                "band": b,
-                "rows": config["_rows"],
-                "inputs": [t["output"] for t in tasks],
-                "output": str(work / f"pairs-{b:05d}.npy"),
-            }
-            for b in range(config["_bands"])
-        ]
-        run_shard_tasks(band_tasks, band_pairs, work, config["runner"], config["workers"])
-        found = [np.load(t["output"]) for t in band_tasks]
-        pairs = np.unique(np.concatenate(found), axis=0) if found else np.zeros((0, 2), dtype=np.int64)
-    shutil.rmtree(work, ignore_errors=True)
-    return [(_location(int(a), offsets), _location(int(b), offsets)) for a, b in pairs]
+        return _group_pairs(hashes, star=True), offsets
+    band_tasks: list[dict[str, Any]] = [
+        {
+            "band": b,
+            "rows": config["_rows"],
+            "inputs": [t["output"] for t in tasks],
+            "output": str(work / f"pairs-{b:05d}.npy"),
+        }
+        for b in range(config["_bands"])
+    ]
+    run_shard_tasks(band_tasks, band_pairs, work, config["runner"], config["workers"])
+    found = (
+        np.concatenate([np.load(t["output"]) for t in band_tasks]) if band_tasks else np.zeros((0, 2), dtype=np.int64)
+    )
+    total = int(offsets[-1]) or 1
+    keys = np.unique(found[:, 0].astype(np.int64) * total + found[:, 1])  # one int per pair: a fast unique
+    return np.stack([keys // total, keys % total], axis=1), offsets
 
 
-def _location(index: int, offsets: np.ndarray) -> Location:
-    shard = int(np.searchsorted(offsets, index, side="right")) - 1
-    return shard, index - int(offsets[shard])
+def _signatures_file(work: Path, shard: int) -> Path:
+    return work / f"hashes-{shard:05d}.npy"
+
+
+def _locations(pairs: np.ndarray, offsets: np.ndarray) -> list[tuple[Location, Location]]:
+    """Global document indices -> (shard, index in shard) locations, vectorised."""
+    shard = np.searchsorted(offsets, pairs, side="right") - 1
+    local = pairs - offsets[shard]
+    return [((sa, ia), (sb, ib)) for (sa, sb), (ia, ib) in zip(shard.tolist(), local.tolist(), strict=True)]
 
 
 def hash_shard(task: dict[str, Any]) -> dict[str, Any]:
@@ -126,9 +143,14 @@ def hash_shard(task: dict[str, Any]) -> dict[str, Any]:
             dtype=np.uint64,
         )
     else:
-        values = np.array(
-            [signature(d["text"], config["ngram"], config["num_perm"], config["seed"]) for d in docs], dtype=np.uint32
-        ).reshape(len(docs), config["num_perm"])
+        grams = [ngram_hashes(d["text"], config["ngram"]) for d in docs]
+        values = np.array([signature(g, config["num_perm"], config["seed"]) for g in grams], dtype=np.uint32).reshape(
+            len(docs), config["num_perm"]
+        )
+        offsets = np.cumsum([0, *map(len, grams)], dtype=np.int64)
+        flat = np.concatenate(grams) if grams else np.zeros(0, dtype=np.uint32)
+        np.save(task["grams"], flat)
+        np.save(task["grams_offsets"], offsets)
     np.save(task["output"], values)
     return {"documents": len(docs)}
 
@@ -170,20 +192,26 @@ def _group_pairs(keys: np.ndarray, star: bool) -> np.ndarray:
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def verified(
-    pairs: list[tuple[Location, Location]], inputs: list[str], config: dict[str, Any]
-) -> list[tuple[Location, Location]]:
-    """The candidate pairs whose true Jaccard similarity of word n-grams reaches the threshold."""
-    wanted: dict[int, set[int]] = {}
-    for a, b in pairs:
-        wanted.setdefault(a[0], set()).add(a[1])
-        wanted.setdefault(b[0], set()).add(b[1])
-    grams: dict[Location, np.ndarray] = {}
-    for index, docs in wanted.items():
-        for j, doc in enumerate(read_documents(Path(inputs[index]))):
-            if j in docs:
-                grams[(index, j)] = ngram_hashes(doc["text"], config["ngram"])
-    return [(a, b) for a, b in pairs if jaccard(grams[a], grams[b]) >= config["jaccard"]]
+def verified(pairs: np.ndarray, offsets: np.ndarray, work: Path, config: dict[str, Any]) -> np.ndarray:
+    """The candidate pairs whose true Jaccard similarity of word n-grams reaches the threshold, every one
+    checked exactly on the n-gram hashes round 1 saved under `work` (no document is read or hashed twice)."""
+    grams = _ngrams(work, offsets, np.unique(pairs))
+    threshold = config["jaccard"]
+    keep = np.array([jaccard(grams[a], grams[b]) >= threshold for a, b in pairs.tolist()], dtype=bool)
+    return pairs[keep] if len(pairs) else pairs
+
+
+def _ngrams(work: Path, offsets: np.ndarray, documents: np.ndarray) -> dict[int, np.ndarray]:
+    """Global document index -> its sorted n-gram hashes, for the given documents only."""
+    grams: dict[int, np.ndarray] = {}
+    shard_of = np.searchsorted(offsets, documents, side="right") - 1
+    for shard in np.unique(shard_of).tolist():
+        flat = np.load(work / f"grams-{shard:05d}.npy")
+        starts = np.load(work / f"grams-offsets-{shard:05d}.npy").tolist()
+        for document in documents[shard_of == shard].tolist():
+            index = document - int(offsets[shard])
+            grams[document] = flat[starts[index] : starts[index + 1]]
+    return grams
 
 
 def _dropped(pairs: list[tuple[Location, Location]]) -> set[Location]:

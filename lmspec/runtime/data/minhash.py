@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 
@@ -15,6 +16,7 @@ def normalize(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+@functools.cache
 def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Permutations x -> (a*x + b) mod 2**32 with a odd: bijections of the 32-bit space, applied to CRC-32
     shingle hashes that are already well mixed. In 32-bit arithmetic numpy computes them about 9x faster
@@ -35,22 +37,22 @@ def ngram_hashes(text: str, n: int) -> np.ndarray:
     hashes serve the signature and the exact Jaccard check of candidate pairs.
     """
     words = _WORD.findall(text.lower())
-    word_hashes = np.fromiter((zlib.crc32(w.encode()) for w in words), dtype=np.uint32, count=len(words))
+    word_hashes = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint32, count=len(words))
     if len(word_hashes) < n:
         word_hashes = np.append(word_hashes, np.zeros(n - len(word_hashes), dtype=np.uint32))
     count = len(word_hashes) - n + 1
-    with np.errstate(over="ignore"):  # arithmetic modulo 2**32 is the point
-        hashes = word_hashes[:count].copy()
-        for k in range(1, n):
-            hashes = hashes * _MIX + word_hashes[k : k + count]
+    hashes = word_hashes[:count].copy()
+    for k in range(1, n):  # in place, modulo 2**32 (numpy's unsigned array arithmetic wraps without a warning)
+        hashes *= _MIX
+        hashes += word_hashes[k : k + count]
     return np.unique(hashes)
 
 
-def signature(text: str, ngram: int, num_perm: int, seed: int) -> np.ndarray:
-    """The minimum of each of `num_perm` hash permutations over the text's word n-gram hashes."""
+def signature(ngrams: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """The minimum of each of `num_perm` hash permutations over a text's word n-gram hashes (`ngram_hashes`)."""
     a, b = permutations(num_perm, seed)
     with np.errstate(over="ignore"):
-        permuted = ngram_hashes(text, ngram)[:, None] * a[None, :] + b[None, :]
+        permuted = ngrams[:, None] * a[None, :] + b[None, :]
     result: np.ndarray = permuted.min(axis=0)
     return result
 
