@@ -238,6 +238,37 @@ def test_minhash_finds_planted_near_duplicates(tmp_path: Path) -> None:
     assert precision >= 0.95, (precision, len(found))
 
 
+def test_zstd_shards_hold_the_same_documents_as_gzip(tmp_path: Path) -> None:
+    lines = ["the first line of text", "hi", "another line that is long enough", "hi"]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))
+    steps = """
+[steps.docs]
+kind = "ingest"
+paths = ["d.jsonl"]
+format = "jsonl"
+compression = "CODEC"
+
+[steps.unique]
+kind = "dedup"
+input = "@docs"
+method = "exact"
+compression = "CODEC"
+"""
+    outputs = {}
+    for codec, suffix, magic in (("gzip", ".jsonl.gz", b"\x1f\x8b"), ("zstd", ".jsonl.zst", b"\x28\xb5\x2f\xfd")):
+        root = tmp_path / codec
+        done = _run(_spec(tmp_path, steps.replace("CODEC", codec)), root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        for step in ("docs", "unique"):
+            [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
+            [shard] = shards(out)
+            assert shard.name == f"part-00000-of-00001{suffix}"
+            assert shard.read_bytes().startswith(magic)
+        outputs[codec] = _documents(root, "unique")
+    assert outputs["zstd"] == outputs["gzip"]
+    assert [d["text"] for d in outputs["zstd"]] == ["the first line of text", "hi", "another line that is long enough"]
+
+
 def test_exact_dedup_keeps_the_first_of_each_normalised_text(tmp_path: Path) -> None:
     lines = ["Hello, World!", "something else", "hello world", "HELLO   world", "something else"]
     (tmp_path / "d.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in lines))

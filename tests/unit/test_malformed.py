@@ -63,7 +63,7 @@ CASES: list[tuple[str, str, int, int, str, str]] = [
         8,
         1,
         "steps.raw.zzzz",
-        "valid fields: description, format",
+        "valid fields: compression, description, format",
     ),
     (
         "unknown-rule-field",

@@ -62,7 +62,7 @@ def dedup(ctx: StepContext) -> StepResult:
     tasks = [
         {
             "input": path,
-            "output": str(ctx.output_dir / shard_name(i, len(inputs))),
+            "output": str(ctx.output_dir / shard_name(i, len(inputs), config["compression"])),
             "dropped": sorted(j for s, j in dropped if s == i),
         }
         for i, path in enumerate(inputs)

@@ -22,7 +22,11 @@ def extract(ctx: StepContext) -> StepResult:
     inputs = shards(ctx.inputs[config["input"].removeprefix("@")])
     started = time.time()
     tasks = [
-        {"input": str(path), "output": str(ctx.output_dir / shard_name(i, len(inputs))), "config": config}
+        {
+            "input": str(path),
+            "output": str(ctx.output_dir / shard_name(i, len(inputs), config["compression"])),
+            "config": config,
+        }
         for i, path in enumerate(inputs)
     ]
     results = run_shard_tasks(tasks, extract_shard, ctx.output_dir, config["runner"], config["workers"])

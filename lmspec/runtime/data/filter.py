@@ -42,7 +42,7 @@ def filter_documents(ctx: StepContext) -> StepResult:
     tasks = [
         {
             "input": str(path),
-            "output": str(ctx.output_dir / shard_name(i, len(inputs))),
+            "output": str(ctx.output_dir / shard_name(i, len(inputs), config["compression"])),
             "rules": config["rules"],
             "annotate": config["mode"] == "annotate",
         }

@@ -33,7 +33,11 @@ def ingest(ctx: StepContext) -> StepResult:
         files = expand_paths(config["paths"], ctx.spec_dir)
     started = time.time()
     tasks = [
-        {"input": path, "output": str(ctx.output_dir / shard_name(i, len(files))), "config": config}
+        {
+            "input": path,
+            "output": str(ctx.output_dir / shard_name(i, len(files), config["compression"])),
+            "config": config,
+        }
         for i, path in enumerate(files)
     ]
     ctx.log.info("ingesting %d files as %s", len(files), config["format"])
