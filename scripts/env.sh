@@ -56,5 +56,13 @@ echo "lmspec: Python $("$LMSPEC_PYTHON_BIN" -c 'import platform; print(platform.
 # --frozen installs exactly uv.lock (hash-checked) and never re-resolves; --all-extras brings the engines;
 # --compile-bytecode writes .pyc files once at install, so start-up stays fast even where
 # PYTHONDONTWRITEBYTECODE is set (it halves `lmspec validate` time on a 2-core machine).
-(cd "$LMSPEC_REPO" && "$UV" sync --frozen --all-extras --compile-bytecode --python "$LMSPEC_PYTHON_BIN" --quiet)
+# Sync only when the lock, the project or the interpreter changed since the last sync (a sync with
+# --compile-bytecode costs seconds even when nothing changed; a re-run of the quickstart should not).
+# The checkout path is part of it: the project is installed editable, pointing at one checkout.
+sync_stamp="$LMSPEC_VENV/.lmspec-synced"
+sync_wanted="$(cd "$LMSPEC_REPO" && cksum uv.lock pyproject.toml) $LMSPEC_REPO $LMSPEC_PYTHON_BIN $UV_VERSION"
+if [ ! -x "$LMSPEC_VENV/bin/python" ] || [ "$(cat "$sync_stamp" 2>/dev/null)" != "$sync_wanted" ]; then
+  (cd "$LMSPEC_REPO" && "$UV" sync --frozen --all-extras --compile-bytecode --python "$LMSPEC_PYTHON_BIN" --quiet)
+  printf '%s' "$sync_wanted" > "$sync_stamp"
+fi
 export PATH="$LMSPEC_VENV/bin:$PATH"
