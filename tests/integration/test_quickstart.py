@@ -93,7 +93,7 @@ def test_adapter_matches_a_direct_forward_pass_and_training_helps(quickstart: tu
     import numpy as np
 
     from lmspec.runtime.evaluation.adapter import MaxTextLM
-    from lmspec.runtime.evaluation.evaluate import bits_per_byte
+    from lmspec.runtime.evaluation.evaluate import bits_per_byte, held_out
 
     _, root = quickstart
     [model_dir] = [p for p in root.glob("model_clean-*") if "." not in p.name]
@@ -123,8 +123,9 @@ def test_adapter_matches_a_direct_forward_pass_and_training_helps(quickstart: tu
     assert logprob == pytest.approx(float(expected), abs=1e-3)
 
     untrained = MaxTextLM(path=str(model_dir), batch_size=4, checkpoint="checkpoints/0/items")
-    before = bits_per_byte(untrained, tokens_dir)["bits_per_byte"]
-    after = bits_per_byte(trained, tokens_dir)["bits_per_byte"]
+    split = held_out(tokens_dir)
+    before = bits_per_byte(untrained, split)["bits_per_byte"]
+    after = bits_per_byte(trained, split)["bits_per_byte"]
     assert after < before - 0.5, (before, after)
     assert math.isfinite(after)
 

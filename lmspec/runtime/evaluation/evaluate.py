@@ -15,6 +15,7 @@ import math
 import os
 import random
 import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,16 @@ def evaluate(ctx: StepContext) -> StepResult:
     assert isinstance(spec, Evaluate)
     started = time.time()
     batch_size = spec.lm_eval.batch_size if spec.lm_eval else 8
-    # Tasks and their data before the model: a typo or an unreachable Hub should not cost a checkpoint restore.
-    manager = prepare_tasks(spec, ctx) if spec.lm_eval is not None else None
+    # Data and tasks before the model: an empty split, a typo or an unreachable Hub should not cost a
+    # checkpoint restore. Each validation split is read once, for bits-per-byte and the cloze task.
+    splits = {ref[1:]: held_out(ctx.inputs[ref[1:]]) for ref in spec.perplexity}
+    manager = prepare_tasks(spec, ctx, splits) if spec.lm_eval is not None else None
     model = MaxTextLM(path=str(ctx.inputs[spec.model[1:]]), batch_size=batch_size)
     metrics: dict[str, Any] = {}
-    for ref in spec.perplexity:
-        scores = bits_per_byte(model, ctx.inputs[ref[1:]])
-        ctx.log.info("@%s: %s", ref[1:], scores)
-        metrics.update({f"{ref[1:]}/{name}": value for name, value in scores.items()})
+    for name, split in splits.items():
+        scores = bits_per_byte(model, split)
+        ctx.log.info("@%s: %s", name, scores)
+        metrics.update({f"{name}/{metric}": value for metric, value in scores.items()})
     if spec.lm_eval is not None:
         metrics.update(_lm_eval(spec, model, manager, ctx))
     results = {"metrics": metrics, "seconds": round(time.time() - started, 3)}
@@ -59,31 +62,39 @@ def evaluate(ctx: StepContext) -> StepResult:
     return StepResult(metrics=metrics)
 
 
-def held_out_texts(tokens_output: Path) -> list[str]:
-    """The documents of a tokenize output's validation split, in file order."""
-    return read_split(tokens_output, "validation")
+@dataclass(frozen=True)
+class HeldOut:
+    """A tokenize output's validation split: its documents in file order, and whether training appended eos."""
+
+    texts: list[str]
+    append_eos: bool
 
 
-def bits_per_byte(model: Any, tokens_output: Path) -> dict[str, float]:
-    """Bits-per-byte and per-token perplexity of the model on a tokenize step's validation split."""
-    texts = held_out_texts(tokens_output)
+def held_out(tokens_output: Path) -> HeldOut:
+    """The validation split of a tokenize output; empty is an error, since nothing can be measured on it."""
+    texts = read_split(tokens_output, "validation")
     if not texts:
         raise EvaluationError(
             f"{tokens_output} has an empty validation split: raise its validation_fraction to measure bits-per-byte"
         )
-    eos = [model.eot_token_id] if read_tokens_info(tokens_output)["append_eos"] else []
-    encoded = [model.tok_encode(text) + eos for text in texts]
+    return HeldOut(texts, bool(read_tokens_info(tokens_output)["append_eos"]))
+
+
+def bits_per_byte(model: Any, split: HeldOut) -> dict[str, float]:
+    """Bits-per-byte and per-token perplexity of the model on a held-out split."""
+    eos = [model.eot_token_id] if split.append_eos else []
+    encoded = [model.tok_encode(text) + eos for text in split.texts]
     logprob = sum(model.rolling_logprobs(encoded))
-    n_bytes = sum(len(text.encode("utf-8")) for text in texts)
+    n_bytes = sum(len(text.encode("utf-8")) for text in split.texts)
     n_tokens = sum(len(tokens) for tokens in encoded)
     return {
         "bits_per_byte": -logprob / math.log(2) / n_bytes,
         "perplexity": math.exp(-logprob / n_tokens),
-        "documents": float(len(texts)),
+        "documents": float(len(split.texts)),
     }
 
 
-def prepare_tasks(spec: Evaluate, ctx: StepContext) -> Any:
+def prepare_tasks(spec: Evaluate, ctx: StepContext, splits: dict[str, HeldOut]) -> Any:
     """The lm-eval task index with every asked task known and its data loaded, or an EvaluationError.
 
     Loading here, before the model, makes a task that needs the unreachable Hub fail in seconds;
@@ -92,7 +103,7 @@ def prepare_tasks(spec: Evaluate, ctx: StepContext) -> Any:
     assert spec.lm_eval is not None
     task_dir = ctx.output_dir / "tasks"
     if any(t in LOCAL_TASKS for t in spec.lm_eval.tasks):  # the schema requires a `perplexity` step for these
-        write_cloze_task(held_out_texts(ctx.inputs[spec.perplexity[0][1:]]), task_dir)
+        write_cloze_task(splits[spec.perplexity[0][1:]].texts, task_dir)
     manager = task_manager(spec.lm_eval.tasks, [str(task_dir), *_user_tasks(spec, ctx)])
     load_tasks(manager, spec.lm_eval.tasks)
     return manager
