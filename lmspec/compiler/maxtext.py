@@ -149,7 +149,7 @@ def hardware_flags(hardware: Slice, train: Train) -> Flags:
     """Device flags and the per-device share of the global batch.
 
     On GPUs a bfloat16 model gets cuDNN's fused attention through JAX (`cudnn_flash_jax`): the same
-    attention, measured 12% faster than MaxText's default for the 150m preset on an H100
+    attention, measured 11-12% faster than MaxText's default for the 150m preset on an H100
     (bench/README.md), with no Transformer Engine to install. cuDNN has no float32 fused attention, so a
     float32 model keeps the default.
     """

@@ -38,14 +38,17 @@ def _spec(folder: Path, body: str) -> Path:
     return spec
 
 
-def _documents(root: Path, step: str) -> list[dict[str, object]]:
+def _output(root: Path, step: str) -> Path:
     [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
-    return [dict(doc) for shard in shards(out) for doc in read_documents(shard)]
+    return out
+
+
+def _documents(root: Path, step: str) -> list[dict[str, object]]:
+    return [dict(doc) for shard in shards(_output(root, step)) for doc in read_documents(shard)]
 
 
 def _stats(root: Path, step: str) -> dict[str, object]:
-    [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
-    return dict(json.loads((out / "stats.json").read_text()))
+    return dict(json.loads((_output(root, step) / "stats.json").read_text()))
 
 
 def test_ingest_reads_every_format_into_ordered_shards(tmp_path: Path) -> None:
@@ -260,8 +263,7 @@ compression = "CODEC"
         done = _run(_spec(tmp_path, steps.replace("CODEC", codec)), root)
         assert done.returncode == 0, done.stdout + done.stderr
         for step in ("docs", "unique"):
-            [out] = [p for p in root.glob(f"{step}-*") if p.is_dir() and "." not in p.name]
-            [shard] = shards(out)
+            [shard] = shards(_output(root, step))
             assert shard.name == f"part-00000-of-00001{suffix}"
             assert shard.read_bytes().startswith(magic)
         outputs[codec] = _documents(root, "unique")

@@ -85,16 +85,7 @@ def _candidate_pairs(inputs: list[str], config: dict[str, Any], work: Path) -> t
     stage, without a per-element shuffle).
     """
     work.mkdir(parents=True, exist_ok=True)
-    tasks = [
-        {
-            "input": path,
-            "output": str(_signatures_file(work, i)),
-            "grams": str(work / f"grams-{i:05d}.npy"),
-            "grams_offsets": str(work / f"grams-offsets-{i:05d}.npy"),
-            "config": config,
-        }
-        for i, path in enumerate(inputs)
-    ]
+    tasks = [{"input": path, **_round1_files(work, i), "config": config} for i, path in enumerate(inputs)]
     counts = [r["documents"] for r in run_shard_tasks(tasks, hash_shard, work, config["runner"], config["workers"])]
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     if config["method"] == "exact":
@@ -118,13 +109,24 @@ def _candidate_pairs(inputs: list[str], config: dict[str, Any], work: Path) -> t
     return np.stack([keys // total, keys % total], axis=1), offsets
 
 
-def _signatures_file(work: Path, shard: int) -> Path:
-    return work / f"hashes-{shard:05d}.npy"
+def _round1_files(work: Path, shard: int) -> dict[str, str]:
+    """Where round 1 writes a shard's hashes (or signatures) and, for MinHash, its n-gram hashes."""
+    return {
+        "output": str(work / f"hashes-{shard:05d}.npy"),
+        "grams": str(work / f"grams-{shard:05d}.npy"),
+        "grams_offsets": str(work / f"grams-offsets-{shard:05d}.npy"),
+    }
+
+
+def _shard_of(documents: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The shard of each global document index, given the shards' start indices."""
+    shards: np.ndarray = np.searchsorted(offsets, documents, side="right") - 1
+    return shards
 
 
 def _locations(pairs: np.ndarray, offsets: np.ndarray) -> list[tuple[Location, Location]]:
     """Global document indices -> (shard, index in shard) locations, vectorised."""
-    shard = np.searchsorted(offsets, pairs, side="right") - 1
+    shard = _shard_of(pairs, offsets)
     local = pairs - offsets[shard]
     return [((sa, ia), (sb, ib)) for (sa, sb), (ia, ib) in zip(shard.tolist(), local.tolist(), strict=True)]
 
@@ -198,16 +200,18 @@ def verified(pairs: np.ndarray, offsets: np.ndarray, work: Path, config: dict[st
     grams = _ngrams(work, offsets, np.unique(pairs))
     threshold = config["jaccard"]
     keep = np.array([jaccard(grams[a], grams[b]) >= threshold for a, b in pairs.tolist()], dtype=bool)
-    return pairs[keep] if len(pairs) else pairs
+    kept: np.ndarray = pairs[keep]
+    return kept
 
 
 def _ngrams(work: Path, offsets: np.ndarray, documents: np.ndarray) -> dict[int, np.ndarray]:
     """Global document index -> its sorted n-gram hashes, for the given documents only."""
     grams: dict[int, np.ndarray] = {}
-    shard_of = np.searchsorted(offsets, documents, side="right") - 1
+    shard_of = _shard_of(documents, offsets)
     for shard in np.unique(shard_of).tolist():
-        flat = np.load(work / f"grams-{shard:05d}.npy")
-        starts = np.load(work / f"grams-offsets-{shard:05d}.npy").tolist()
+        files = _round1_files(work, shard)
+        flat = np.load(files["grams"])
+        starts = np.load(files["grams_offsets"]).tolist()
         for document in documents[shard_of == shard].tolist():
             index = document - int(offsets[shard])
             grams[document] = flat[starts[index] : starts[index + 1]]
