@@ -10,6 +10,7 @@ from lmspec.compiler.identity import fingerprint, step_hash
 from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, join, normalize_root
 from lmspec.compiler.validate import ValidSpec, validate
 from lmspec.errors import UsageError
+from lmspec.schemas.kinds import kind_name
 
 DEFAULT_ROOT = "./lmspec-runs"
 
@@ -45,7 +46,7 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
         steps.append(
             StepPlan(
                 name=name,
-                kind=config.kind,
+                kind=kind_name(type(config)),
                 config=config,
                 inputs=inputs,
                 hash=hashes[name],

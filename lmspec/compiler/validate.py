@@ -12,7 +12,10 @@ from lmspec.compiler.graph import walk
 from lmspec.compiler.pydantic_errors import diagnostics_from_errors
 from lmspec.compiler.source_map import DataPath, dotted
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
-from lmspec.schemas import OUTPUT_KIND_PHRASES, ExperimentSpec, Step, StepBase
+from lmspec.schemas import ExperimentSpec, StepBase, experiment_model, step_kinds, step_union
+from lmspec.schemas.base import OUTPUT_NOUNS
+from lmspec.schemas.kinds import kind_name, producers
+from lmspec.schemas.references import references
 
 _STEP_ADAPTER: TypeAdapter[Any] | None = None
 
@@ -32,11 +35,12 @@ def validate(expanded: Expanded) -> ValidSpec | None:
     report.extend(expanded.diagnostics)
     spec: ExperimentSpec | None = None
     steps: dict[str, StepBase] = {}
+    model = experiment_model()
     try:
-        spec = ExperimentSpec.model_validate(expanded.data)
+        spec = model.model_validate(expanded.data)
         steps = dict(spec.steps)
     except ValidationError as exc:
-        report.extend(diagnostics_from_errors(_kept(exc, expanded), expanded.data, ExperimentSpec, expanded.source_map))
+        report.extend(diagnostics_from_errors(_kept(exc, expanded), expanded.data, model, expanded.source_map))
         steps = _valid_steps(expanded.data.get("steps"))
 
     raw_steps = expanded.data.get("steps")
@@ -44,7 +48,7 @@ def validate(expanded: Expanded) -> ValidSpec | None:
     for name, step in steps.items():
         for path, message in step.cross_field_errors():
             report.at(("steps", name, *path), message)
-    edges = _check_references(steps, raw_steps if isinstance(raw_steps, dict) else {}, names, report)
+    edges = _check_references(raw_steps if isinstance(raw_steps, dict) else {}, report)
     order = _check_cycles(names, edges, report)
     report.raise_if_any()
     if spec is None:
@@ -86,7 +90,7 @@ def _valid_steps(raw: Any) -> dict[str, StepBase]:
     if not isinstance(raw, dict):
         return {}
     if _STEP_ADAPTER is None:
-        _STEP_ADAPTER = TypeAdapter(Step)
+        _STEP_ADAPTER = TypeAdapter(step_union())
     out = {}
     for name, data in raw.items():
         try:
@@ -96,38 +100,54 @@ def _valid_steps(raw: Any) -> dict[str, StepBase]:
     return out
 
 
-def _check_references(
-    steps: dict[str, StepBase], raw_steps: dict[str, Any], names: list[str], report: _Report
-) -> dict[str, list[tuple[str, DataPath]]]:
-    """Every reference must name a step whose output fits the field. Returns edges: step -> [(input, field)]."""
+def _check_references(raw_steps: dict[str, Any], report: _Report) -> dict[str, list[tuple[str, DataPath]]]:
+    """Every reference must name a step whose output fits the field; checked on the raw step tables, so a
+    step with other errors still has its references checked. Returns edges: step -> [(input, field)]."""
+    kinds = step_kinds()
+    names = list(raw_steps)
     edges: dict[str, list[tuple[str, DataPath]]] = {}
-    for name in raw_steps:
-        step = steps.get(name)
-        if step is None:  # invalid step: still report references to nowhere
-            for target in sorted(raw_references(raw_steps[name]) - set(names)):
+    for name, raw in raw_steps.items():
+        schema = _schema_of(raw, kinds)
+        if schema is None:  # unknown kind (reported by the schema): still report references to nowhere
+            for target in sorted(raw_references(raw) - set(names)):
                 report.at(("steps", name), f"no step named `{target}`{did_you_mean(target, names)}")
             continue
-        for field, target, accepted in step.references():
-            path = ("steps", name, *field)
-            at_key = isinstance(field[-1], str) and field[-1].startswith("@")  # a mixture weight's key
-            if target not in names:
+        for ref in references(schema, raw):
+            path = ("steps", name, *ref.path)
+            if ref.target not in names:
                 if not report.expanded.is_fragment:
-                    report.at(path, f"no step named `{target}`{did_you_mean(target, names)}", at_key)
+                    report.at(path, f"no step named `{ref.target}`{did_you_mean(ref.target, names)}", ref.at_key)
                 continue
-            edges.setdefault(name, []).append((target, path))
-            upstream = steps.get(target)
-            if upstream is not None and upstream.output not in accepted:
-                wanted = " or ".join(OUTPUT_KIND_PHRASES[k] for k in accepted)
-                kind = getattr(upstream, "kind", "?")
-                article = "an" if kind[0] in "aeiou" else "a"
-                field_name = dotted(tuple(p for p in field if not (isinstance(p, str) and p.startswith("@"))))
-                report.at(
-                    path,
-                    f"`@{target}` is {article} {kind} step, which produces {upstream.output}; "
-                    f"`{field_name}` needs {wanted}",
-                    at_key,
-                )
+            edges.setdefault(name, []).append((ref.target, path))
+            upstream_schema = _schema_of(raw_steps[ref.target], kinds)
+            if upstream_schema is not None and upstream_schema.output not in ref.accepts:
+                report.at(path, _wrong_output(ref.target, upstream_schema, ref.path, ref.accepts), ref.at_key)
     return edges
+
+
+def _schema_of(raw: Any, kinds: dict[str, type[StepBase]]) -> type[StepBase] | None:
+    """The schema class an unvalidated step table names with its `kind`, if that is a known kind."""
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    return kinds.get(kind) if isinstance(kind, str) else None
+
+
+def _wrong_output(target: str, upstream: type[StepBase], field: DataPath, accepts: tuple[str, ...]) -> str:
+    """ "`@model` is a train step, which produces model; `tokenizer` needs a tokenizer (a train_tokenizer step)"."""
+    wanted = " or ".join(output_phrase(kind) for kind in accepts)
+    kind = kind_name(upstream)
+    article = "an" if kind[0] in "aeiou" else "a"
+    field_name = dotted(tuple(p for p in field if not (isinstance(p, str) and p.startswith("@"))))
+    return f"`@{target}` is {article} {kind} step, which produces {upstream.output}; `{field_name}` needs {wanted}"
+
+
+def output_phrase(output: str) -> str:
+    """ "documents (an ingest, extract, filter or dedup step)": the noun, then the kinds that produce it."""
+    kinds = producers(output)  # type: ignore[arg-type]
+    if not kinds:
+        return OUTPUT_NOUNS.get(output, output)
+    listed = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+    article = "an" if listed[0] in "aeiou" else "a"
+    return f"{OUTPUT_NOUNS.get(output, output)} ({article} {listed} step)"
 
 
 def _check_cycles(names: list[str], edges: dict[str, list[tuple[str, DataPath]]], report: _Report) -> list[str]:

@@ -1,62 +1,49 @@
-"""Step kind -> executor. The compiler never imports this; the runtime looks executors up by kind.
+"""Step schema -> executor. The compiler never imports this; the runtime looks executors up by schema class.
 
-Built-in executors are imported lazily from `BUILTIN_EXECUTORS` (module paths), so running a
-spec imports only the engines its steps need. Extra modules named in `$LMSPEC_PLUGINS`
-(comma-separated) are imported first and may register executors of their own, for a team's
-custom step implementations or a test suite's.
+A kind's schema class names its executor module when it is registered (`@step_kind(executor=...)` in
+`lmspec/schemas/kinds.py`); that module is imported on first use, so running a spec imports only the
+engines its steps need, and the module registers its function with `@executes(TheSchema)`. A module
+that cannot be imported because an engine is missing means "no executor installed" for that kind.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.schemas.base import StepBase
+from lmspec.schemas.kinds import load_plugins
 
-Executor = Callable[["StepContext"], "StepResult"]
+type Executor[S: StepBase] = Callable[[StepContext[S]], StepResult]
 
-BUILTIN_EXECUTORS: dict[str, str] = {
-    "ingest": "lmspec.runtime.data.ingest",
-    "extract": "lmspec.runtime.data.extract",
-    "filter": "lmspec.runtime.data.filter",
-    "dedup": "lmspec.runtime.data.dedup",
-    "train_classifier": "lmspec.runtime.data.train_classifier",
-    "train_tokenizer": "lmspec.runtime.training.tokenizer",
-    "tokenize": "lmspec.runtime.training.tokenize",
-    "train": "lmspec.runtime.training.train",
-    "evaluate": "lmspec.runtime.evaluation.evaluate",
-}
-"""kind -> module that registers it on import; the other kinds arrive with their engines."""
-
-_REGISTRY: dict[str, Executor] = {}
-_plugins_loaded = False
+_EXECUTORS: dict[type[StepBase], Executor[Any]] = {}
 
 
-def register_executor(kind: str) -> Callable[[Executor], Executor]:
-    """Decorator: make `fn` the executor of `kind` (a later registration replaces an earlier one)."""
+def executes[S: StepBase](schema: type[S]) -> Callable[[Executor[S]], Executor[S]]:
+    """Decorator: make the function the executor of `schema`'s kind (a later registration replaces an earlier)."""
 
-    def decorate(fn: Executor) -> Executor:
-        _REGISTRY[kind] = fn
+    def register(fn: Executor[S]) -> Executor[S]:
+        _EXECUTORS[schema] = fn
         return fn
 
-    return decorate
+    return register
 
 
-def executor_for(kind: str) -> Executor | None:
-    """The executor of `kind`, importing its module on first use; None when there is none."""
-    _load_plugins()
-    if kind not in _REGISTRY and kind in BUILTIN_EXECUTORS:
-        importlib.import_module(BUILTIN_EXECUTORS[kind])
-    return _REGISTRY.get(kind)
+def executor_for(schema: type[StepBase]) -> Executor[Any] | None:
+    """The executor of `schema`, importing its module on first use; None when it is not installed."""
+    load_plugins()
+    if schema not in _EXECUTORS:
+        try:
+            importlib.import_module(schema.executor)
+        except ModuleNotFoundError as exc:
+            if exc.name != schema.executor and (exc.name or "").startswith("lmspec."):
+                raise  # a broken import inside lmspec is a bug to show, not an engine to install
+            return None  # the executor module or an engine it imports is not installed
+    return _EXECUTORS.get(schema)
 
 
-def _load_plugins() -> None:
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
-    for module in filter(None, (m.strip() for m in os.environ.get("LMSPEC_PLUGINS", "").split(","))):
-        importlib.import_module(module)
+def registered_executors() -> dict[type[StepBase], Executor[Any]]:
+    """Every executor imported so far, by schema (for the schema <-> executor consistency test)."""
+    return dict(_EXECUTORS)

@@ -74,7 +74,7 @@ class RunContext:
             lease.release()
 
     def _attempt(self, step: StepPlan, output: Path, lease: Lease) -> None:
-        executor = executor_for(step.kind)
+        executor = executor_for(type(step.config))
         if executor is None:  # checked before the run; a plugin may still vanish between processes
             raise StepFailed(f"no executor for step kind `{step.kind}`")
         inputs = {name: self.plan.step(name).output_path for name in step.inputs}
@@ -99,7 +99,14 @@ class RunContext:
         log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
         try:
             context = StepContext(
-                step, {n: Path(p) for n, p in inputs.items()}, tmp, self.spec_dir, log, resume_dir(output)
+                step=step,
+                spec=step.config,
+                input_kinds={name: self.plan.step(name).config.output for name in step.inputs},
+                inputs={n: Path(p) for n, p in inputs.items()},
+                output_dir=tmp,
+                spec_dir=self.spec_dir,
+                log=log,
+                resume_dir=resume_dir(output),
             )
             with _engine_logs_to(handler):
                 result = executor(context) or StepResult()
@@ -265,7 +272,7 @@ def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
 def _check_executors(plan: Plan, pending: list[StepPlan]) -> None:
     missing: dict[str, list[str]] = {}
     for step in pending:
-        if executor_for(step.kind) is None:
+        if executor_for(type(step.config)) is None:
             missing.setdefault(step.kind, []).append(step.name)
     if missing:
         listing = "; ".join(f"{kind} (steps: {', '.join(names)})" for kind, names in sorted(missing.items()))

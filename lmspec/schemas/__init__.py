@@ -1,16 +1,18 @@
 """What a valid spec is: pydantic models with no I/O and no heavy imports."""
 
-from lmspec.schemas.base import OUTPUT_KIND_PHRASES, OutputKind, SpecModel, StepBase, is_execution_only
-from lmspec.schemas.experiment import STEP_CLASSES, ExperimentHeader, ExperimentSpec, Step
+from lmspec.schemas.base import OutputKind, SpecModel, StepBase, is_execution_only
+from lmspec.schemas.experiment import ExperimentHeader, ExperimentSpec, experiment_model, step_union
+from lmspec.schemas.kinds import step_kind, step_kinds
 
 __all__ = [
-    "OUTPUT_KIND_PHRASES",
-    "STEP_CLASSES",
     "ExperimentHeader",
     "ExperimentSpec",
     "OutputKind",
     "SpecModel",
-    "Step",
     "StepBase",
+    "experiment_model",
     "is_execution_only",
+    "step_kind",
+    "step_kinds",
+    "step_union",
 ]

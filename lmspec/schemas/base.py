@@ -8,6 +8,7 @@ that marker and keeps them out of the step's identity.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,34 +16,57 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 IDENTITY_KEY = "identity"
 """The JSON Schema extra key that marks a field as left out of the step hash."""
 
+REF_PREFIX = "@"
 REF_PATTERN = r"^@[a-z][a-z0-9_]*$"
 STEP_NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 EXPERIMENT_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 NAME_MAX_LENGTH = 100
 
-StepRef = Annotated[str, StringConstraints(pattern=REF_PATTERN)]
-"""A reference to another step's output, written `"@step_name"`."""
-
 OutputKind = Literal["documents", "classifier", "tokenizer", "tokens", "model", "metrics"]
 """What a step produces; a reference field accepts only some output kinds."""
 
 FieldPath = tuple[str | int, ...]
-Refs = list[tuple[FieldPath, str, tuple[OutputKind, ...]]]
-"""(field path, referenced step name, output kinds the field accepts) for each `@reference` in a step."""
 Problems = list[tuple[FieldPath, str]]
 """(field path, message) for each cross-field rule a step breaks."""
 
 StepName = Annotated[str, StringConstraints(pattern=STEP_NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
 
 
-OUTPUT_KIND_PHRASES: dict[str, str] = {
-    "documents": "documents (an ingest, extract, filter or dedup step)",
-    "classifier": "a classifier (a train_classifier step)",
-    "tokenizer": "a tokenizer (a train_tokenizer step)",
-    "tokens": "tokenized data (a tokenize step)",
-    "model": "a model checkpoint (a train step)",
-    "metrics": "metrics (an evaluate step)",
+@dataclass(frozen=True)
+class Ref:
+    """Marks a string field as pointing at another step's output: `Annotated[str, Ref(("documents",))]`.
+
+    The validator collects references from these markers (`lmspec.schemas.references`), so no step
+    lists its own; it checks that the named step exists and produces one of `accepts`.
+    `paths=True` lets the field hold a local path instead (a string not starting with `@`).
+    """
+
+    accepts: tuple[OutputKind, ...]
+    paths: bool = False
+
+
+DocumentsRef = Annotated[str, StringConstraints(pattern=REF_PATTERN), Ref(("documents",))]
+"""`"@step"`: a step that produces documents."""
+TokensRef = Annotated[str, StringConstraints(pattern=REF_PATTERN), Ref(("tokens",))]
+"""`"@step"`: a step that produces tokenized data."""
+ModelRef = Annotated[str, StringConstraints(pattern=REF_PATTERN), Ref(("model",))]
+"""`"@step"`: a step that produces a model checkpoint."""
+DocumentsRefOrPath = Annotated[str, StringConstraints(min_length=1), Ref(("documents",), paths=True)]
+"""`"@step"` producing documents, or a local JSONL file or glob."""
+ClassifierRefOrPath = Annotated[str, StringConstraints(min_length=1), Ref(("classifier",), paths=True)]
+"""`"@step"` producing a classifier, or a local fastText model file."""
+TokenizerRefOrPath = Annotated[str, StringConstraints(min_length=1), Ref(("tokenizer",), paths=True)]
+"""`"@step"` producing a tokenizer, or a local Hugging Face tokenizer directory."""
+
+OUTPUT_NOUNS: dict[str, str] = {
+    "documents": "documents",
+    "classifier": "a classifier",
+    "tokenizer": "a tokenizer",
+    "tokens": "tokenized data",
+    "model": "a model checkpoint",
+    "metrics": "metrics",
 }
+"""How messages name each output kind; the kinds that produce it are listed after it."""
 
 
 def execution_only(**field_kwargs: Any) -> Any:
@@ -87,7 +111,7 @@ class Resources(SpecModel):
     topology: str | None = None
     """Device topology for multi-device slices, e.g. `2x2`."""
     memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B)$")] | None = None
-    """Memory to reserve, e.g. `16GiB`."""
+    """Memory the step needs, e.g. `16GiB`: `lmspec run` refuses to start it on a machine with less."""
 
 
 class Runner(SpecModel):
@@ -104,6 +128,8 @@ class StepBase(SpecModel):
 
     output: ClassVar[OutputKind]
     """What this kind of step produces (the type of an `@reference` to it)."""
+    executor: ClassVar[str]
+    """The module whose `@executes(ThisClass)` function runs this kind; set by `@step_kind(executor=...)`."""
 
     description: str | None = execution_only(default=None)
     """Free text for people; not hashed."""
@@ -113,10 +139,6 @@ class StepBase(SpecModel):
     """Hardware for this step; execution-only."""
     workers: int | None = execution_only(default=None, ge=1)
     """Parallelism for this step; execution-only."""
-
-    def references(self) -> Refs:
-        """Every `@reference` in this step: (field path, step name, output kinds the field accepts)."""
-        return []
 
 
 class DataStepBase(StepBase):

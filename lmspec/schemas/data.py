@@ -7,21 +7,22 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import Field, StringConstraints
 
 from lmspec.schemas.base import (
+    ClassifierRefOrPath,
     DataStepBase,
+    DocumentsRef,
+    DocumentsRefOrPath,
     OutputKind,
     Problems,
-    Refs,
     SpecModel,
     StepBase,
-    StepRef,
-    is_ref,
-    ref_name,
 )
+from lmspec.schemas.kinds import step_kind
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+@step_kind(executor="lmspec.runtime.data.ingest")
 class Ingest(DataStepBase):
     """Read raw documents from local paths or fsspec URLs into lmspec's document shards."""
 
@@ -47,13 +48,14 @@ class Ingest(DataStepBase):
     """Stop after this many documents (for quick experiments); None reads everything."""
 
 
+@step_kind(executor="lmspec.runtime.data.extract")
 class Extract(DataStepBase):
     """Turn HTML documents into plain text."""
 
     kind: Literal["extract"]
     output: ClassVar[OutputKind] = "documents"
 
-    input: StepRef
+    input: DocumentsRef
     """Documents whose text is HTML (usually an ingest of WARC files)."""
     method: Literal["resiliparse", "trafilatura"] = "resiliparse"
     """The HTML-to-text extractor."""
@@ -62,20 +64,18 @@ class Extract(DataStepBase):
     min_length: int = Field(default=1, ge=0)
     """Drop documents whose extracted text is shorter than this many characters."""
 
-    def references(self) -> Refs:
-        return [(("input",), ref_name(self.input), ("documents",))]
 
-
+@step_kind(executor="lmspec.runtime.data.train_classifier")
 class TrainClassifier(StepBase):
     """Train a fastText classifier that tells positive (e.g. high-quality) documents from negative ones."""
 
     kind: Literal["train_classifier"]
     output: ClassVar[OutputKind] = "classifier"
 
-    positive: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    positive: list[DocumentsRefOrPath] = Field(min_length=1)
     """Examples of the label: document steps (`"@name"`) or JSONL files and globs with a `text` field
     (relative to the spec file, `.gz`/`.zst` read as such)."""
-    negative: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    negative: list[DocumentsRefOrPath] = Field(min_length=1)
     """Counter-examples, given the same way as `positive`."""
     label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")] = "hq"
     """Name of the positive label; filter rules select it with `label`."""
@@ -95,14 +95,6 @@ class TrainClassifier(StepBase):
     """Share of the sampled examples held out to report precision and recall."""
     seed: int = Field(default=0, ge=0)
     """Seed for sampling and the train/validation split."""
-
-    def references(self) -> Refs:
-        refs: Refs = []
-        for side in ("positive", "negative"):
-            for i, entry in enumerate(getattr(self, side)):
-                if is_ref(entry):
-                    refs.append(((side, i), ref_name(entry), ("documents",)))
-        return refs
 
     def cross_field_errors(self) -> Problems:
         both = sorted(set(self.positive) & set(self.negative))
@@ -127,7 +119,7 @@ class ClassifierRule(SpecModel):
     `keep_fraction` of the input by that score (the threshold is then the score's percentile)."""
 
     kind: Literal["classifier"]
-    model: str = Field(min_length=1)
+    model: ClassifierRefOrPath
     """A train_classifier step (`"@name"`), or a fastText model file (relative to the spec file)."""
     label: str = "hq"
     """The label whose probability is compared with `min_score`."""
@@ -290,26 +282,20 @@ FilterRule = Annotated[
 ]
 
 
+@step_kind(executor="lmspec.runtime.data.filter")
 class Filter(DataStepBase):
     """Keep the documents that pass every rule, in order; records each rule's score as an attribute."""
 
     kind: Literal["filter"]
     output: ClassVar[OutputKind] = "documents"
 
-    input: StepRef
+    input: DocumentsRef
     """The documents to filter."""
     rules: list[FilterRule] = Field(min_length=1)
     """Rules applied in order; a document is kept only if it passes all of them."""
     mode: Literal["filter", "annotate"] = "filter"
     """`annotate` keeps every document and writes each rule's score and verdict into `attributes`, so an
     ablation can filter later at several thresholds without scoring again."""
-
-    def references(self) -> Refs:
-        refs: Refs = [(("input",), ref_name(self.input), ("documents",))]
-        for i, rule in enumerate(self.rules):
-            if isinstance(rule, ClassifierRule) and is_ref(rule.model):
-                refs.append((("rules", i, "model"), ref_name(rule.model), ("classifier",)))
-        return refs
 
     def cross_field_errors(self) -> Problems:
         return [
@@ -319,13 +305,14 @@ class Filter(DataStepBase):
         ]
 
 
+@step_kind(executor="lmspec.runtime.data.dedup")
 class Dedup(DataStepBase):
     """Remove exact or near-duplicate documents."""
 
     kind: Literal["dedup"]
     output: ClassVar[OutputKind] = "documents"
 
-    input: StepRef
+    input: DocumentsRef
     """The documents to deduplicate."""
     method: Literal["exact", "minhash"] = "minhash"
     """`exact` drops repeats of the same normalised text; `minhash` drops near-duplicates (LSH)."""
@@ -340,9 +327,6 @@ class Dedup(DataStepBase):
     with probability >= 0.995, candidates then being checked on the whole signature."""
     seed: int = Field(default=0, ge=0)
     """minhash: seed of the hash permutations."""
-
-    def references(self) -> Refs:
-        return [(("input",), ref_name(self.input), ("documents",))]
 
     def cross_field_errors(self) -> Problems:
         if self.method == "minhash":

@@ -6,7 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from lmspec.schemas.base import OutputKind, Problems, Refs, SpecModel, StepBase, StepRef, execution_only, ref_name
+from lmspec.schemas.base import ModelRef, OutputKind, Problems, SpecModel, StepBase, TokensRef, execution_only
+from lmspec.schemas.kinds import step_kind
 
 LOCAL_TASKS = ("lmspec_cloze",)
 """Offline tasks lmspec ships, built at run time from the held-out split of the first `perplexity` step:
@@ -29,23 +30,19 @@ class LmEvalConfig(SpecModel):
     """Requests per forward pass; execution-only."""
 
 
+@step_kind(executor="lmspec.runtime.evaluation.evaluate")
 class Evaluate(StepBase):
     """Score a trained model: bits-per-byte on tokenized validation splits and lm-eval tasks."""
 
     kind: Literal["evaluate"]
     output: ClassVar[OutputKind] = "metrics"
 
-    model: StepRef
+    model: ModelRef
     """The train step to evaluate."""
-    perplexity: list[StepRef] = Field(default_factory=list)
+    perplexity: list[TokensRef] = Field(default_factory=list)
     """Tokenize steps whose validation split is scored (loss and bits-per-byte)."""
     lm_eval: LmEvalConfig | None = None
     """lm-eval tasks; None skips lm-eval."""
-
-    def references(self) -> Refs:
-        refs: Refs = [(("model",), ref_name(self.model), ("model",))]
-        refs.extend((("perplexity", i), ref_name(ref), ("tokens",)) for i, ref in enumerate(self.perplexity))
-        return refs
 
     def cross_field_errors(self) -> Problems:
         if not self.perplexity and self.lm_eval is None:

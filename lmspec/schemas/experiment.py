@@ -1,27 +1,18 @@
-"""The whole spec file after expansion: `[experiment]`, `[vars]`, `[sweep]` and `[steps.*]`."""
+"""The whole spec file after expansion: `[experiment]`, `[vars]`, `[sweep]` and `[steps.*]`.
+
+The step union is built from the registered kinds (`lmspec.schemas.kinds`), so a plugin's kind is
+validated, hashed and shown in the JSON Schema exactly like a built-in one.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import functools
+from typing import Annotated, Any, Union
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, create_model
 
-from lmspec.schemas.base import EXPERIMENT_NAME_PATTERN, NAME_MAX_LENGTH, SpecModel, StepName
-from lmspec.schemas.data import Dedup, Extract, Filter, Ingest, TrainClassifier
-from lmspec.schemas.evaluation import Evaluate
-from lmspec.schemas.training import Tokenize, Train, TrainTokenizer
-
-Step = Annotated[
-    Ingest | Extract | TrainClassifier | Filter | Dedup | TrainTokenizer | Tokenize | Train | Evaluate,
-    Field(discriminator="kind"),
-]
-"""Any step, chosen by its `kind`."""
-
-STEP_CLASSES: dict[str, type[SpecModel]] = {
-    cls.model_fields["kind"].annotation.__args__[0]: cls  # type: ignore[union-attr]
-    for cls in (Ingest, Extract, TrainClassifier, Filter, Dedup, TrainTokenizer, Tokenize, Train, Evaluate)
-}
-"""Step kind name -> its model."""
+from lmspec.schemas.base import EXPERIMENT_NAME_PATTERN, NAME_MAX_LENGTH, SpecModel, StepBase, StepName
+from lmspec.schemas.kinds import step_kinds
 
 
 class ExperimentHeader(SpecModel):
@@ -51,5 +42,30 @@ class ExperimentSpec(SpecModel):
     """Constants substituted wherever `"${vars.NAME}"` appears; a whole-string reference keeps the value's type."""
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
     """Grid over dotted step fields, e.g. `"steps.model.optimizer.lr" = [1e-3, 3e-3]`: one step per point."""
-    steps: dict[StepName, Step] = Field(min_length=1)
+    steps: dict[StepName, StepBase] = Field(min_length=1)
     """The steps, by name (`[a-z][a-z0-9_]*`)."""
+
+
+STEPS_DOC = "The steps, by name (`[a-z][a-z0-9_]*`)."
+
+
+def step_union() -> Any:
+    """Any registered step, chosen by its `kind`."""
+    return _union(tuple(step_kinds().values()))
+
+
+def experiment_model() -> type[ExperimentSpec]:
+    """`ExperimentSpec` with `steps` typed as the union of every registered kind (built-ins and plugins)."""
+    return _experiment_model(tuple(step_kinds().values()))
+
+
+@functools.cache
+def _union(classes: tuple[type[StepBase], ...]) -> Any:
+    return Annotated[Union[classes], Field(discriminator="kind")]  # noqa: UP007 (a union built from a tuple)
+
+
+@functools.cache
+def _experiment_model(classes: tuple[type[StepBase], ...]) -> type[ExperimentSpec]:
+    step: Any = _union(classes)
+    steps: Any = (dict[StepName, step], Field(min_length=1, description=STEPS_DOC))
+    return create_model("ExperimentSpec", __base__=ExperimentSpec, __doc__=ExperimentSpec.__doc__, steps=steps)

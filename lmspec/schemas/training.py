@@ -7,25 +7,27 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from lmspec.schemas.base import (
+    DocumentsRef,
+    ModelRef,
     OutputKind,
     Problems,
-    Refs,
     SpecModel,
     StepBase,
-    StepRef,
+    TokenizerRefOrPath,
+    TokensRef,
     execution_only,
-    is_ref,
-    ref_name,
 )
+from lmspec.schemas.kinds import step_kind
 
 
+@step_kind(executor="lmspec.runtime.training.tokenizer")
 class TrainTokenizer(StepBase):
     """Train a byte-level BPE (or unigram) tokenizer with Hugging Face tokenizers."""
 
     kind: Literal["train_tokenizer"]
     output: ClassVar[OutputKind] = "tokenizer"
 
-    input: StepRef
+    input: DocumentsRef
     """Documents to learn the vocabulary from."""
     vocab_size: int = Field(default=8192, ge=256, le=1_048_576)
     """Vocabulary size, special tokens included."""
@@ -36,19 +38,17 @@ class TrainTokenizer(StepBase):
     special_tokens: list[str] = Field(default_factory=lambda: ["<s>", "</s>", "<pad>"])
     """Special tokens, in id order: beginning of sequence, end of sequence, padding."""
 
-    def references(self) -> Refs:
-        return [(("input",), ref_name(self.input), ("documents",))]
 
-
+@step_kind(executor="lmspec.runtime.training.tokenize")
 class Tokenize(StepBase):
     """Split documents into train/validation and write them in the format MaxText's input pipeline reads."""
 
     kind: Literal["tokenize"]
     output: ClassVar[OutputKind] = "tokens"
 
-    input: StepRef
+    input: DocumentsRef
     """The documents to tokenize."""
-    tokenizer: str
+    tokenizer: TokenizerRefOrPath
     """A train_tokenizer step (`"@name"`) or a local directory holding a Hugging Face tokenizer.json."""
     validation_fraction: float = Field(default=0.01, ge=0.0, lt=0.5)
     """Share of documents held out for validation loss and bits-per-byte."""
@@ -56,12 +56,6 @@ class Tokenize(StepBase):
     """End every document with the end-of-sequence token."""
     seed: int = Field(default=0, ge=0)
     """Seed of the train/validation split."""
-
-    def references(self) -> Refs:
-        refs: Refs = [(("input",), ref_name(self.input), ("documents",))]
-        if is_ref(self.tokenizer):
-            refs.append((("tokenizer",), ref_name(self.tokenizer), ("tokenizer",)))
-        return refs
 
 
 MODEL_PRESETS: dict[str, dict[str, int]] = {
@@ -229,13 +223,14 @@ class WsdSchedule(SpecModel):
 Schedule = Annotated[CosineSchedule | ConstantSchedule | LinearSchedule | WsdSchedule, Field(discriminator="kind")]
 
 
+@step_kind(executor="lmspec.runtime.training.train")
 class Train(StepBase):
     """Pre-train (or continue training) a decoder with MaxText."""
 
     kind: Literal["train"]
     output: ClassVar[OutputKind] = "model"
 
-    data: StepRef | dict[StepRef, Annotated[float, Field(gt=0.0)]]
+    data: TokensRef | dict[TokensRef, Annotated[float, Field(gt=0.0)]]
     """A tokenize step, or a mixture `{ "@a" = 0.7, "@b" = 0.3 }` (weights are normalised)."""
     model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({}))
     """Architecture and sizes."""
@@ -251,22 +246,12 @@ class Train(StepBase):
     """Sequences per optimizer step (global batch)."""
     seed: int = Field(default=0, ge=0)
     """Seed of initialisation and data order."""
-    init_from: StepRef | None = None
+    init_from: ModelRef | None = None
     """Initialise weights from another train step's final checkpoint (e.g. a cooldown); None starts from scratch."""
     eval_every: int | None = Field(default=None, ge=1)
     """Compute validation loss every N steps; None only at the end."""
     checkpoint_every: int | None = execution_only(default=None, ge=1)
     """Save a checkpoint every N steps (the final one is always saved); execution-only."""
-
-    def references(self) -> Refs:
-        refs: Refs = []
-        if isinstance(self.data, str):
-            refs.append((("data",), ref_name(self.data), ("tokens",)))
-        else:
-            refs.extend((("data", ref), ref_name(ref), ("tokens",)) for ref in self.data)
-        if self.init_from is not None:
-            refs.append((("init_from",), ref_name(self.init_from), ("model",)))
-        return refs
 
     @property
     def total_steps(self) -> int:

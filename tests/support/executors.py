@@ -16,12 +16,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.registry import BUILTIN_EXECUTORS, register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas import step_kinds
+from lmspec.schemas.data import Dedup, Filter, Ingest
 
 for _kind in filter(None, os.environ.get("LMSPEC_TEST_UNINSTALLED", "").split(",")):
-    BUILTIN_EXECUTORS.pop(_kind, None)  # as if the engine behind this kind were not installed
+    sys.modules[step_kinds()[_kind].executor] = None  # type: ignore[assignment]  # as Python marks a missing module
 
 
 def _knob(name: str) -> dict[str, str]:
@@ -29,7 +32,7 @@ def _knob(name: str) -> dict[str, str]:
     return {item[0]: item[1] if len(item) > 1 else "" for item in items}
 
 
-def _bookkeeping(ctx: StepContext) -> None:
+def _bookkeeping(ctx: StepContext[Any]) -> None:
     ledger = os.environ.get("LMSPEC_TEST_LEDGER")
     if ledger:
         with open(ledger, "a") as f:
@@ -55,7 +58,7 @@ def _chatter(name: str) -> None:
     )
 
 
-def _write_docs(ctx: StepContext, docs: list[dict[str, str]]) -> StepResult:
+def _write_docs(ctx: StepContext[Any], docs: list[dict[str, str]]) -> StepResult:
     out = ctx.output_dir / "docs.jsonl"
     half = len(docs) // 2
     with out.open("w") as f:
@@ -76,18 +79,18 @@ def _read_docs(path: Path) -> list[dict[str, str]]:
         return [json.loads(line) for line in f]
 
 
-@register_executor("ingest")
-def ingest(ctx: StepContext) -> StepResult:
+@executes(Ingest)
+def ingest(ctx: StepContext[Ingest]) -> StepResult:
     _bookkeeping(ctx)
     docs = []
-    for pattern in ctx.step.config.paths:  # type: ignore[attr-defined]
+    for pattern in ctx.spec.paths:
         for path in sorted(ctx.spec_dir.glob(pattern)):
             docs.extend({"id": f"{path.name}:{i}", "text": line.strip()} for i, line in enumerate(path.open()))
     return _write_docs(ctx, docs)
 
 
-@register_executor("filter")
-def keep_long(ctx: StepContext) -> StepResult:
+@executes(Filter)
+def keep_long(ctx: StepContext[Filter]) -> StepResult:
     """Keeps documents with at least three words: a stand-in filter with a real effect."""
     _bookkeeping(ctx)
     [source] = ctx.inputs.values()
@@ -97,8 +100,8 @@ def keep_long(ctx: StepContext) -> StepResult:
     return result
 
 
-@register_executor("dedup")
-def exact_dedup(ctx: StepContext) -> StepResult:
+@executes(Dedup)
+def exact_dedup(ctx: StepContext[Dedup]) -> StepResult:
     _bookkeeping(ctx)
     seen: set[str] = set()
     docs = []

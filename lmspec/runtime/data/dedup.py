@@ -24,14 +24,15 @@ from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.minhash import choose_bands, jaccard, ngram_hashes, normalize, signature
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.data import Dedup
 
 Location = tuple[int, int]
 """(shard index, document index within the shard)."""
 
 
-@register_executor("dedup")
-def dedup(ctx: StepContext) -> StepResult:
+@executes(Dedup)
+def dedup(ctx: StepContext[Dedup]) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     [source] = ctx.inputs.values()
     inputs = [str(p) for p in shards(source)]

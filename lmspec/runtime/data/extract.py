@@ -13,11 +13,12 @@ from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import Document, rewrite_shard, shard_name, shards
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.data import Extract
 
 
-@register_executor("extract")
-def extract(ctx: StepContext) -> StepResult:
+@executes(Extract)
+def extract(ctx: StepContext[Extract]) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     inputs = shards(ctx.inputs[config["input"].removeprefix("@")])
     started = time.time()

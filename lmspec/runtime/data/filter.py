@@ -20,11 +20,12 @@ from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import Document, read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.rules import BUILDERS
 from lmspec.runtime.data.train_classifier import CLASSIFIER_FILE
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.data import Filter
 
 
-@register_executor("filter")
-def filter_documents(ctx: StepContext) -> StepResult:
+@executes(Filter)
+def filter_documents(ctx: StepContext[Filter]) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     source = ctx.inputs[config["input"].removeprefix("@")]
     inputs = shards(source)

@@ -21,11 +21,12 @@ from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.data.documents import DataError, Document, ShardWriter, parse_json_line, read_lines, shard_name
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.data import Ingest
 
 
-@register_executor("ingest")
-def ingest(ctx: StepContext) -> StepResult:
+@executes(Ingest)
+def ingest(ctx: StepContext[Ingest]) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     if config["format"] == "huggingface":  # a local dataset directory (relative to the spec) or a Hub name
         files = [str(ctx.spec_dir / p) if (ctx.spec_dir / p).exists() else p for p in config["paths"]]

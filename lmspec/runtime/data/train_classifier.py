@@ -19,14 +19,15 @@ from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data.documents import DataError, parse_json_line, read_documents, read_lines, shards
 from lmspec.runtime.data.fasttext_models import fasttext_line
 from lmspec.runtime.data.ingest import expand_paths
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.data import TrainClassifier
 
 CLASSIFIER_FILE = "model.bin"
 NEGATIVE_LABEL = "other"
 
 
-@register_executor("train_classifier")
-def train_classifier(ctx: StepContext) -> StepResult:
+@executes(TrainClassifier)
+def train_classifier(ctx: StepContext[TrainClassifier]) -> StepResult:
     import fasttext
 
     config = ctx.step.config.model_dump(mode="json")
@@ -80,7 +81,7 @@ def train_classifier(ctx: StepContext) -> StepResult:
     return StepResult(counts={k: v for k, v in stats.items() if isinstance(v, int)}, metrics=metrics)
 
 
-def _texts(entries: list[str], ctx: StepContext) -> Iterator[str]:
+def _texts(entries: list[str], ctx: StepContext[TrainClassifier]) -> Iterator[str]:
     """The texts of step references (their document shards) and of JSONL files or globs."""
     for entry in entries:
         if entry.startswith("@"):

@@ -22,7 +22,7 @@ from typing import Any
 
 from lmspec.errors import LmspecError
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
 from lmspec.runtime.training.tokenize import read_split, read_tokens_info
 from lmspec.schemas.evaluation import LOCAL_TASKS, Evaluate
 
@@ -37,8 +37,8 @@ class EvaluationError(LmspecError):
     """An evaluation that cannot run as asked: an unknown task, a task that needs the network, bad data."""
 
 
-@register_executor("evaluate")
-def evaluate(ctx: StepContext) -> StepResult:
+@executes(Evaluate)
+def evaluate(ctx: StepContext[Evaluate]) -> StepResult:
     from lmspec.runtime.evaluation.adapter import MaxTextLM
 
     spec = ctx.step.config
@@ -94,7 +94,7 @@ def bits_per_byte(model: Any, split: HeldOut) -> dict[str, float]:
     }
 
 
-def prepare_tasks(spec: Evaluate, ctx: StepContext, splits: dict[str, HeldOut]) -> Any:
+def prepare_tasks(spec: Evaluate, ctx: StepContext[Evaluate], splits: dict[str, HeldOut]) -> Any:
     """The lm-eval task index with every asked task known and its data loaded, or an EvaluationError.
 
     Loading here, before the model, makes a task that needs the unreachable Hub fail in seconds;
@@ -126,7 +126,7 @@ def load_tasks(manager: Any, tasks: list[str]) -> None:
         ) from None
 
 
-def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext) -> dict[str, Any]:
+def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext[Evaluate]) -> dict[str, Any]:
     import lm_eval
 
     assert spec.lm_eval is not None
@@ -145,7 +145,7 @@ def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext) -> dict
     return task_metrics(output["results"])
 
 
-def _user_tasks(spec: Evaluate, ctx: StepContext) -> list[str]:
+def _user_tasks(spec: Evaluate, ctx: StepContext[Evaluate]) -> list[str]:
     """The spec's `include_path` (relative to the spec file), if any."""
     if spec.lm_eval is None or not spec.lm_eval.include_path:
         return []

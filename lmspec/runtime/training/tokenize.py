@@ -22,8 +22,9 @@ from typing import Any
 from lmspec.compiler.maxtext import TOKENIZER_DIR
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data.documents import DataError, read_documents, shards
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
 from lmspec.runtime.training.tokenizer import TokenizerInfo, install_tokenizer, load_tokenizer
+from lmspec.schemas.training import Tokenize
 
 TOKENS_FILE = "tokens.json"
 SPLITS = ("train", "validation")
@@ -51,8 +52,8 @@ def read_tokens_info(folder: Path) -> dict[str, Any]:
     return dict(json.loads((folder / TOKENS_FILE).read_text()))
 
 
-@register_executor("tokenize")
-def tokenize(ctx: StepContext) -> StepResult:
+@executes(Tokenize)
+def tokenize(ctx: StepContext[Tokenize]) -> StepResult:
     config = ctx.step.config.model_dump(mode="json")
     started = time.time()
     source = config["tokenizer"]

@@ -20,7 +20,8 @@ from typing import Any
 from lmspec.compiler.maxtext import TOKENIZER_DIR
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data.documents import DataError, read_documents, shards
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
+from lmspec.schemas.training import TrainTokenizer
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -39,8 +40,8 @@ class TokenizerInfo:
         return cls(len(tokenizer), tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id)
 
 
-@register_executor("train_tokenizer")
-def train_tokenizer(ctx: StepContext) -> StepResult:
+@executes(TrainTokenizer)
+def train_tokenizer(ctx: StepContext[TrainTokenizer]) -> StepResult:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     config = ctx.step.config.model_dump(mode="json")

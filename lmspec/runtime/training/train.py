@@ -42,7 +42,7 @@ from lmspec.compiler.maxtext import (
 )
 from lmspec.errors import LmspecError
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.registry import register_executor
+from lmspec.runtime.registry import executes
 from lmspec.runtime.training.events import read_series
 from lmspec.runtime.training.tokenize import read_tokens_info
 from lmspec.runtime.training.tokenizer import TOKENIZER_FILE
@@ -63,8 +63,8 @@ class TrainingError(LmspecError):
     """The training data, the initial checkpoint or the run itself cannot give a model; says why and what to do."""
 
 
-@register_executor("train")
-def train(ctx: StepContext) -> StepResult:
+@executes(Train)
+def train(ctx: StepContext[Train]) -> StepResult:
     spec = ctx.step.config
     assert isinstance(spec, Train)
     data = _data_inputs(spec, ctx)
@@ -90,7 +90,7 @@ def train(ctx: StepContext) -> StepResult:
     return _publish(spec, ctx, work, vocab_size, hardware.devices, throughput, time.time() - started)
 
 
-def _data_inputs(spec: Train, ctx: StepContext) -> dict[str, Path]:
+def _data_inputs(spec: Train, ctx: StepContext[Train]) -> dict[str, Path]:
     names = [spec.data] if isinstance(spec.data, str) else list(spec.data)
     return {name[1:]: ctx.inputs[name[1:]] for name in names}
 
@@ -109,7 +109,7 @@ def _vocab_size(spec: Train, infos: dict[str, dict[str, Any]]) -> int:
     return model_vocab
 
 
-def _data_flags(spec: Train, data: dict[str, Path], infos: dict[str, dict[str, Any]], ctx: StepContext) -> Flags:
+def _data_flags(spec: Train, data: dict[str, Path], infos: dict[str, dict[str, Any]], ctx: StepContext[Train]) -> Flags:
     """The plan's grain flags, plus what depends on the data's size: epochs, and evaluation on held-out tokens."""
     append_eos = bool(next(iter(infos.values()))["append_eos"])
     flags = data_flags(spec, {name: str(path) for name, path in data.items()}, append_eos)
@@ -153,7 +153,7 @@ def _init_checkpoint(spec: Train, upstream: Path, vocab_size: int) -> Path:
     return upstream / str(other["checkpoint"])
 
 
-def _run_maxtext(flags: Flags, family: str, ctx: StepContext) -> list[float]:
+def _run_maxtext(flags: Flags, family: str, ctx: StepContext[Train]) -> list[float]:
     """Run MaxText to completion with its output in maxtext.log; returns tokens/s/device per step.
 
     The child writes the log file itself and lmspec reads it once a second: no pipe to drain on every
@@ -193,7 +193,7 @@ def _run_maxtext(flags: Flags, family: str, ctx: StepContext) -> list[float]:
 
 
 def _check_progress(
-    step: int, loss: str, tokens_per_s: str, log_path: Path, ctx: StepContext, child: subprocess.Popen[bytes]
+    step: int, loss: str, tokens_per_s: str, log_path: Path, ctx: StepContext[Train], child: subprocess.Popen[bytes]
 ) -> None:
     if loss.lower() in ("nan", "inf", "-inf"):
         child.kill()
@@ -225,7 +225,13 @@ def _last_checkpoint(folder: Path) -> int | None:
 
 
 def _publish(
-    spec: Train, ctx: StepContext, work: Path, vocab_size: int, devices: int, throughput: list[float], seconds: float
+    spec: Train,
+    ctx: StepContext[Train],
+    work: Path,
+    vocab_size: int,
+    devices: int,
+    throughput: list[float],
+    seconds: float,
 ) -> StepResult:
     run = work / RUN_NAME
     final = _last_checkpoint(run / "checkpoints")

@@ -1,0 +1,82 @@
+"""Every `@reference` in a step, found from the `Ref` markers on its fields (no step lists its own).
+
+The walk reads the step's raw data beside its schema class, so references are collected even from a
+step that fails validation for another reason: a reference to the wrong kind of output is reported in
+the same pass as schema errors, at the field that holds it.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel
+
+from lmspec.schemas.base import REF_PREFIX, FieldPath, OutputKind, Ref
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One `@name` in a step: where it is, which step it names, what that step must produce."""
+
+    path: FieldPath
+    """Field path inside the step; a mixture weight's reference is the last element (a table key)."""
+    target: str
+    accepts: tuple[OutputKind, ...]
+
+    @property
+    def at_key(self) -> bool:
+        """True when the reference is a table key (`{ "@a" = 0.7 }`), not a value."""
+        return isinstance(self.path[-1], str) and self.path[-1].startswith(REF_PREFIX)
+
+
+def references(schema: type[BaseModel], data: Any) -> list[Reference]:
+    """The references in `data` (a step's unvalidated table) according to `schema`'s `Ref` fields."""
+    found: dict[FieldPath, Reference] = {}
+    _model(schema, data, (), found)
+    return list(found.values())
+
+
+def _model(schema: type[BaseModel], data: Any, path: FieldPath, found: dict[FieldPath, Reference]) -> None:
+    if not isinstance(data, dict):
+        return
+    for name, field in schema.model_fields.items():
+        if name in data:
+            _value(field.annotation, list(field.metadata), data[name], (*path, name), found)
+
+
+def _value(
+    annotation: Any, metadata: list[Any], value: Any, path: FieldPath, found: dict[FieldPath, Reference]
+) -> None:
+    marker = next((m for m in metadata if isinstance(m, Ref)), None)
+    if marker is not None:
+        if isinstance(value, str) and value.startswith(REF_PREFIX):
+            found[path] = Reference(path, value[len(REF_PREFIX) :], marker.accepts)
+        return
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        _value(args[0], [*metadata, *args[1:]], value, path, found)
+    elif origin in (typing.Union, types.UnionType):
+        for arm in _arms(args, value):
+            _value(arm, [], value, path, found)
+    elif origin is list and isinstance(value, list):
+        for i, item in enumerate(value):
+            _value(args[0], [], item, (*path, i), found)
+    elif origin is dict and isinstance(value, dict):
+        for key, item in value.items():
+            _value(args[0], [], key, (*path, key), found)
+            _value(args[1], [], item, (*path, key), found)
+    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        _model(annotation, value, path, found)
+
+
+def _arms(args: tuple[Any, ...], value: Any) -> list[Any]:
+    """The union arms worth walking: for a union of tagged models, only the one the value's `kind` picks."""
+    if isinstance(value, dict) and "kind" in value:
+        tagged = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel) and "kind" in a.model_fields]
+        chosen = [a for a in tagged if value["kind"] in typing.get_args(a.model_fields["kind"].annotation)]
+        if tagged:
+            return chosen
+    return list(args)
