@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
+from lmspec.outputs.documents import ShardWriter, read_documents, shards
 from lmspec.runtime.data.dedup import _candidate_pairs, verified
-from lmspec.runtime.data.documents import ShardWriter, read_documents, shards
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

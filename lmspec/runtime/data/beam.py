@@ -64,7 +64,7 @@ def run_shard_tasks(
     stats_dir.rmdir()
     errors = [r["error"] for r in results if "error" in r]
     if errors:
-        from lmspec.runtime.data.documents import DataError
+        from lmspec.outputs.documents import DataError
 
         more = f" (and {len(errors) - 1} more shards failed)" if len(errors) > 1 else ""
         raise DataError(errors[0] + more)
@@ -73,7 +73,7 @@ def run_shard_tasks(
 
 def _process_and_record(task: dict[str, Any], process: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """Bad data ends the task with its message recorded, so the user gets that message, not Beam's wrapper."""
-    from lmspec.runtime.data.documents import DataError
+    from lmspec.outputs.documents import DataError
 
     try:
         stats = process(task)

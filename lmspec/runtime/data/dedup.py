@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from lmspec.outputs.documents import read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.minhash import choose_bands, jaccard, ngram_hashes, normalize, signature
 from lmspec.runtime.registry import executes
 from lmspec.schemas.data import Dedup

@@ -9,10 +9,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from lmspec.outputs.documents import Document, rewrite_shard, shard_name, shards
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import Document, rewrite_shard, shard_name, shards
 from lmspec.runtime.registry import executes
 from lmspec.schemas.data import Extract
 

@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from lmspec.runtime.data.documents import DataError
+from lmspec.outputs.documents import DataError
 
 MAX_CHARS = 20_000
 """Score the start of long documents only: fastText's cost is linear in length, its verdict is not."""

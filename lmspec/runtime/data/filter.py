@@ -14,10 +14,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from lmspec.outputs.documents import Document, read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import Document, read_documents, rewrite_shard, shard_name, shards
 from lmspec.runtime.data.rules import BUILDERS
 from lmspec.runtime.data.train_classifier import CLASSIFIER_FILE
 from lmspec.runtime.registry import executes

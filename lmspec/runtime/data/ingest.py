@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lmspec.outputs.documents import DataError, Document, ShardWriter, parse_json_line, read_lines, shard_name
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
-from lmspec.runtime.data.documents import DataError, Document, ShardWriter, parse_json_line, read_lines, shard_name
 from lmspec.runtime.registry import executes
 from lmspec.schemas.data import Ingest
 

@@ -124,7 +124,7 @@ def classifier(rule: dict[str, Any]) -> Rule:
     model = load(rule["model_path"])
     label = f"__label__{rule['label']}"
     if label not in model.get_labels():
-        from lmspec.runtime.data.documents import DataError
+        from lmspec.outputs.documents import DataError
 
         raise DataError(
             f"the classifier at {rule['model_path']} has no label `{rule['label']}` "

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from lmspec.outputs.documents import DataError, parse_json_line, read_documents, read_lines, shards
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.data.documents import DataError, parse_json_line, read_documents, read_lines, shards
 from lmspec.runtime.data.fasttext_models import fasttext_line
 from lmspec.runtime.data.ingest import expand_paths
 from lmspec.runtime.registry import executes

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.maxtext import TOKENIZER_DIR
+from lmspec.outputs.documents import DataError, read_documents, shards
 from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.data.documents import DataError, read_documents, shards
 from lmspec.runtime.registry import executes
 from lmspec.runtime.training.tokenizer import TokenizerInfo, install_tokenizer, load_tokenizer
 from lmspec.schemas.training import Tokenize

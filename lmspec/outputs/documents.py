@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from lmspec.errors import LmspecError
+from lmspec.outputs.base import Output
 
 SHARD_SUFFIXES = {"gzip": ".jsonl.gz", "zstd": ".jsonl.zst"}
 """A data step's `compression` -> the suffix of its output shards."""
@@ -34,6 +35,20 @@ class Document(TypedDict):
 
 class DataError(LmspecError):
     """Bad input data, located at a file and line (or record): what it is, and what to do."""
+
+
+class Documents(Output):
+    """A documents output (ingest, extract, filter, dedup): its shards in order, read record by record."""
+
+    kind = "documents"
+
+    def shards(self) -> list[Path]:
+        return shards(self.path)
+
+    def read(self) -> Iterator[Document]:
+        """Every document of every shard, in shard and line order."""
+        for shard in self.shards():
+            yield from read_documents(shard)
 
 
 def shard_name(index: int, total: int, compression: str) -> str:
