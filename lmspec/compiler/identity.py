@@ -24,9 +24,16 @@ HASH_LENGTH = 12
 
 
 def fingerprint(step: StepBase, input_hashes: dict[str, str]) -> dict[str, Any]:
-    """The exact JSON-able object that is hashed; `lmspec explain` diffs these field by field."""
+    """The exact JSON-able object that is hashed; `lmspec explain` diffs these field by field.
+
+    A kind's `implementation` enters only once it is bumped past 1, so the hashes of every kind whose
+    executor never changed its output stay what they were.
+    """
     refs = {f"@{name}": f"@{digest}" for name, digest in input_hashes.items()}
-    return {"identity_schema": IDENTITY_SCHEMA, "config": _canonical(step, refs)}
+    found: dict[str, Any] = {"identity_schema": IDENTITY_SCHEMA, "config": _canonical(step, refs)}
+    if step.implementation > 1:
+        found["implementation"] = step.implementation
+    return found
 
 
 def step_hash(fingerprint_: dict[str, Any]) -> str:

@@ -130,6 +130,9 @@ class StepBase(SpecModel):
     """What this kind of step produces (the type of an `@reference` to it)."""
     executor: ClassVar[str]
     """The module whose `@executes(ThisClass)` function runs this kind; set by `@step_kind(executor=...)`."""
+    implementation: ClassVar[int] = 1
+    """Bump when the executor's output for the same config changes (a bug fix, a new default behaviour): it
+    is hashed from 2 on, so outputs of the old behaviour are never served for the new one."""
 
     description: str | None = execution_only(default=None)
     """Free text for people; not hashed."""
