@@ -7,10 +7,12 @@ from pathlib import Path
 
 from lmspec.compiler.expand import expand
 from lmspec.compiler.identity import fingerprint, step_hash
+from lmspec.compiler.inputs import DigestCache, cache_path, fingerprint_inputs
 from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, join, normalize_root
 from lmspec.compiler.validate import ValidSpec, validate
 from lmspec.errors import UsageError
 from lmspec.schemas.kinds import kind_name
+from lmspec.schemas.references import raw_inputs
 
 DEFAULT_ROOT = "./lmspec-runs"
 
@@ -38,10 +40,13 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
     resolved_root = normalize_root(root or default_root())
     hashes: dict[str, str] = {}
     steps = []
+    spec_dir = path.resolve().parent
+    cache = DigestCache(cache_path())
     for name in valid.order:
         config = valid.spec.steps[name]
         inputs = valid.inputs[name]
-        fp = fingerprint(config, {i: hashes[i] for i in inputs})
+        data = fingerprint_inputs(raw_inputs(type(config), config.model_dump()), spec_dir, cache)
+        fp = fingerprint(config, {i: hashes[i] for i in inputs}, data)
         hashes[name] = step_hash(fp)
         steps.append(
             StepPlan(
@@ -54,4 +59,5 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
                 fingerprint=fp,
             )
         )
+    cache.close()
     return Plan(spec_file=str(path), experiment=valid.spec.experiment, root=resolved_root, steps=tuple(steps))

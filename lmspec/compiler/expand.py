@@ -5,12 +5,12 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.graph import walk
-from lmspec.compiler.source_map import DataPath, SourceMap, dotted
+from lmspec.compiler.source_map import DataPath, Location, SourceMap, dotted
 from lmspec.compiler.sources import Document, display_path, load_document
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
 from lmspec.schemas.base import REF_PATTERN
@@ -30,6 +30,15 @@ class Expanded:
     is_fragment: bool
     diagnostics: list[Diagnostic]
     """Problems found while expanding (vars, sweep); validation goes on to find the rest."""
+    extended_at: dict[str, Location] = field(default_factory=dict)
+    """Extended file (as shown in messages) -> the `extends` entry that brought it in."""
+
+    def pointed(self, diagnostic: Diagnostic) -> Diagnostic:
+        """A problem inside an extended file, with where that file was extended from appended."""
+        where = self.extended_at.get(diagnostic.file)
+        if where is None:
+            return diagnostic
+        return replace(diagnostic, message=diagnostic.message + extended_note(where))
 
 
 class _Problems:
@@ -51,20 +60,26 @@ class _Problems:
 
 def expand(path: Path) -> Expanded:
     """Load `path` and everything it extends, substitute vars and expand sweeps; raises SpecError."""
-    document = _load_with_extends(path.resolve(), chain=())
+    extended_at: dict[str, Location] = {}
+    document = _load_with_extends(path.resolve(), (), extended_at)
     problems = _Problems(document.source_map)
     _substitute_vars(document.data, problems)
     if not problems.items:  # sweeping unresolved text would only repeat the same errors per point
         _expand_sweep(document.data, problems)
     return Expanded(
-        display_path(path), document.data, document.source_map, "experiment" not in document.data, problems.items
+        display_path(path),
+        document.data,
+        document.source_map,
+        "experiment" not in document.data,
+        problems.items,
+        extended_at,
     )
 
 
 # -- extends -----------------------------------------------------------------------------------
 
 
-def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
+def _load_with_extends(path: Path, chain: tuple[Path, ...], extended_at: dict[str, Location]) -> Document:
     document = load_document(path)
     problems = _Problems(document.source_map)
     experiment = document.data.get("experiment")
@@ -82,6 +97,9 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
             cycle = " -> ".join(display_path(p) for p in (*loop, target))
             problems.add(where, f"extends cycle: {cycle}")
             continue
+        if target.is_dir():
+            problems.add(where, f"`{relative}` is a directory (resolved to {target}); extends takes spec files")
+            continue
         if not target.is_file():
             problems.add(
                 where,
@@ -90,9 +108,16 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
             )
             continue
         try:
-            base = _load_with_extends(target, (*chain, path))
+            extended_at.setdefault(display_path(target), document.source_map.value(where))
+            base = _load_with_extends(target, (*chain, path), extended_at)
         except SpecError as exc:
-            problems.items.extend(exc.diagnostics)
+            shown = display_path(target)
+            problems.items.extend(
+                replace(d, message=d.message + extended_note(document.source_map.value(where)))
+                if d.file == shown
+                else d
+                for d in exc.diagnostics
+            )
             continue
         replaced: list[DataPath] = []
         merged = _deep_merge(merged, base.data, (), replaced)
@@ -104,6 +129,10 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...]) -> Document:
     merged = _deep_merge(merged, document.data, (), replaced)
     merged_map.overlay(document.source_map, replaced)
     return Document(path, merged, merged_map)
+
+
+def extended_note(where: Location) -> str:
+    return f" (in a file extended at {where.file}:{where.line})"
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any], path: DataPath, replaced: list[DataPath]) -> dict[str, Any]:
@@ -239,6 +268,7 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
                 key, target, values = axes[axis]
                 _set_path(copied, target[1:], values[point[axis]])
                 source_map.values[("steps", new_name, *target[1:])] = source_map.value(("sweep", key, point[axis]))
+                source_map.keys.setdefault(("steps", new_name, *target[1:]), source_map.key(("sweep", key)))
             expanded[new_name] = copied
     data["steps"] = expanded
 

@@ -16,21 +16,25 @@ from pydantic import BaseModel
 
 from lmspec.schemas import StepBase, is_execution_only
 
-IDENTITY_SCHEMA = 1
-"""Bump when the canonical form itself changes: every hash changes with it, on purpose."""
+IDENTITY_SCHEMA = 2
+"""Bump when the canonical form itself changes: every hash changes with it, on purpose.
+2: raw inputs enter by their content fingerprint (`data`), no longer by their path alone."""
 
 HASH_LENGTH = 12
 """Hex characters kept: 48 bits, collision-free in practice within one step name."""
 
 
-def fingerprint(step: StepBase, input_hashes: dict[str, str]) -> dict[str, Any]:
+def fingerprint(step: StepBase, input_hashes: dict[str, str], data: dict[str, str]) -> dict[str, Any]:
     """The exact JSON-able object that is hashed; `lmspec explain` diffs these field by field.
 
-    A kind's `implementation` enters only once it is bumped past 1, so the hashes of every kind whose
-    executor never changed its output stay what they were.
+    `data` is the content fingerprint of every raw input the step reads (`lmspec.compiler.inputs`), present
+    only for steps that read some. A kind's `implementation` enters only once it is bumped past 1, so the
+    hashes of every kind whose executor never changed its output stay what they were.
     """
     refs = {f"@{name}": f"@{digest}" for name, digest in input_hashes.items()}
     found: dict[str, Any] = {"identity_schema": IDENTITY_SCHEMA, "config": _canonical(step, refs)}
+    if data:
+        found["data"] = dict(sorted(data.items()))
     if step.implementation > 1:
         found["implementation"] = step.implementation
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import types
@@ -28,6 +29,7 @@ _NOUNS = {
     "model_type": "a table",
     "model_attributes_type": "a table",
     "none_required": "nothing",
+    "finite_number": "a finite number",
 }
 _BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 _PATTERN_MEANINGS = {
@@ -50,7 +52,7 @@ def diagnostics_from_errors(
         path, at_key, in_branch = _data_path(error, data)
         grouped.setdefault((path, at_key, -1 if in_branch else index), []).append(error)
     out = []
-    for (path, at_key, _), group in grouped.items():
+    for (path, at_key, _), group in _matching_branches(grouped).items():
         full = (*prefix, *path)
         where = source_map.key(full) if at_key else source_map.value(full)
         message = _message(group, path, root, data)
@@ -59,6 +61,21 @@ def diagnostics_from_errors(
         field = dotted(source_map.source_path(full))
         out.append(Diagnostic(where.file, where.line, where.col, field, message))
     return out
+
+
+def _matching_branches(
+    grouped: dict[tuple[DataPath, bool, int], list[ErrorDetails]],
+) -> dict[tuple[DataPath, bool, int], list[ErrorDetails]]:
+    """Drop a union branch's "expected a string, got a table" when another branch took the value and found
+    problems inside it: `data = { "@a" = -1 }` is a mixture with a bad weight, not a string gone wrong."""
+    deeper = {key[0] for key in grouped if key[2] == -1}
+
+    def shadowed(key: tuple[DataPath, bool, int], group: list[ErrorDetails]) -> bool:
+        path = key[0]
+        type_only = all(e["type"] in _NOUNS for e in group)
+        return key[2] == -1 and type_only and any(len(p) > len(path) and p[: len(path)] == path for p in deeper)
+
+    return {key: group for key, group in grouped.items() if not shadowed(key, group)}
 
 
 def _data_path(error: ErrorDetails, data: Any) -> tuple[DataPath, bool, bool]:
@@ -148,7 +165,9 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         text = str(value).lower()
     elif isinstance(value, str):
-        text = json.dumps(value)
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, datetime.date | datetime.time):
+        text = f"the {type(value).__name__} {value.isoformat()}"
     elif isinstance(value, dict):
         text = "a table"
     elif isinstance(value, list):

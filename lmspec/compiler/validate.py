@@ -15,7 +15,7 @@ from lmspec.errors import Diagnostic, SpecError, did_you_mean
 from lmspec.schemas import ExperimentSpec, StepBase, experiment_model, step_kinds, step_union
 from lmspec.schemas.base import OUTPUT_NOUNS
 from lmspec.schemas.kinds import kind_name, producers
-from lmspec.schemas.references import references
+from lmspec.schemas.references import references, references_in_paths
 
 _STEP_ADAPTER: TypeAdapter[Any] | None = None
 
@@ -73,7 +73,7 @@ class _Report:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise SpecError(self.items)
+            raise SpecError([self.expanded.pointed(d) for d in self.items])
 
 
 def _kept(exc: ValidationError, expanded: Expanded) -> list[Any]:
@@ -112,6 +112,12 @@ def _check_references(raw_steps: dict[str, Any], report: _Report) -> dict[str, l
             for target in sorted(raw_references(raw) - set(names)):
                 report.at(("steps", name), f"no step named `{target}`{did_you_mean(target, names)}")
             continue
+        for field in references_in_paths(schema, raw):
+            report.at(
+                ("steps", name, *field),
+                f"`{dotted(tuple(p for p in field if isinstance(p, str)))}` takes files, globs or URLs, not a step reference; to use another step's output, "
+                "name it in a field that takes a step (e.g. a filter's `input`)",
+            )
         for ref in references(schema, raw):
             path = ("steps", name, *ref.path)
             if ref.target not in names:

@@ -45,6 +45,15 @@ class Ref:
     paths: bool = False
 
 
+@dataclass(frozen=True)
+class RawInput:
+    """Marks a string field as naming data read from outside the plan (a file, directory, glob or URL), whose
+    content enters the step's identity (`lmspec.compiler.inputs`). `hub_when = (field, value)`: when the
+    step's `field` equals `value`, a name that is no local path is a Hugging Face Hub dataset."""
+
+    hub_when: tuple[str, str] | None = None
+
+
 DocumentsRef = Annotated[str, StringConstraints(pattern=REF_PATTERN), Ref(("documents",))]
 """`"@step"`: a step that produces documents."""
 TokensRef = Annotated[str, StringConstraints(pattern=REF_PATTERN), Ref(("tokens",))]
@@ -89,6 +98,7 @@ class SpecModel(BaseModel):
         validate_default=True,
         use_attribute_docstrings=True,
         defer_build=True,
+        allow_inf_nan=False,
     )
 
     def cross_field_errors(self) -> Problems:

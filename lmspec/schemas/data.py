@@ -13,6 +13,7 @@ from lmspec.schemas.base import (
     DocumentsRefOrPath,
     OutputKind,
     Problems,
+    RawInput,
     SpecModel,
     StepBase,
 )
@@ -29,7 +30,7 @@ class Ingest(DataStepBase):
     kind: Literal["ingest"]
     output: ClassVar[OutputKind] = "documents"
 
-    paths: list[str] = Field(min_length=1)
+    paths: list[Annotated[str, RawInput(hub_when=("format", "huggingface"))]] = Field(min_length=1)
     """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://);
     for `format = "huggingface"`, dataset names on the Hub or local dataset directories."""
     format: Literal["warc", "jsonl", "parquet", "text", "huggingface"]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
-from lmspec.schemas.base import ModelRef, OutputKind, Problems, SpecModel, StepBase, TokensRef, execution_only
+from lmspec.schemas.base import (
+    ModelRef,
+    OutputKind,
+    Problems,
+    RawInput,
+    SpecModel,
+    StepBase,
+    TokensRef,
+    execution_only,
+)
 from lmspec.schemas.kinds import step_kind
 
 LOCAL_TASKS = ("lmspec_cloze",)
@@ -24,7 +33,7 @@ class LmEvalConfig(SpecModel):
     """Few-shot examples per prompt."""
     limit: int | None = Field(default=None, ge=1)
     """Evaluate at most this many examples per task; None runs them all."""
-    include_path: str | None = None
+    include_path: Annotated[str, RawInput()] | None = None
     """A directory of local task YAMLs (relative to the spec file), for offline or custom tasks."""
     batch_size: int = execution_only(default=8, ge=1)
     """Requests per forward pass; execution-only."""

@@ -1,4 +1,6 @@
-"""Every `@reference` in a step, found from the `Ref` markers on its fields (no step lists its own).
+"""What a step points at, found from the markers on its fields (no step lists its own):
+`@references` to other steps (`Ref`) and raw inputs read from outside the plan (`RawInput`, and
+`Ref(paths=True)` fields holding a path).
 
 The walk reads the step's raw data beside its schema class, so references are collected even from a
 step that fails validation for another reason: a reference to the wrong kind of output is reported in
@@ -9,12 +11,17 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import BaseModel
 
-from lmspec.schemas.base import REF_PREFIX, FieldPath, OutputKind, Ref
+from lmspec.schemas.base import REF_PREFIX, FieldPath, OutputKind, RawInput, Ref
+
+Marker = Ref | RawInput
+Visit = Callable[[Marker, Any, FieldPath, dict[str, Any]], None]
+"""Called for each marked value: (marker, value, its path, the table that holds the field)."""
 
 
 @dataclass(frozen=True)
@@ -35,41 +42,74 @@ class Reference:
 def references(schema: type[BaseModel], data: Any) -> list[Reference]:
     """The references in `data` (a step's unvalidated table) according to `schema`'s `Ref` fields."""
     found: dict[FieldPath, Reference] = {}
-    _model(schema, data, (), found)
+
+    def visit(marker: Marker, value: Any, path: FieldPath, _: dict[str, Any]) -> None:
+        if isinstance(marker, Ref) and isinstance(value, str) and value.startswith(REF_PREFIX):
+            found[path] = Reference(path, value[len(REF_PREFIX) :], marker.accepts)
+
+    _model(schema, data, (), visit)
     return list(found.values())
 
 
-def _model(schema: type[BaseModel], data: Any, path: FieldPath, found: dict[FieldPath, Reference]) -> None:
+def raw_inputs(schema: type[BaseModel], data: Any) -> list[tuple[str, bool]]:
+    """The paths, globs and URLs a step reads from outside the plan, each with whether it may be a Hub dataset."""
+    found: dict[FieldPath, tuple[str, bool]] = {}
+
+    def visit(marker: Marker, value: Any, path: FieldPath, table: dict[str, Any]) -> None:
+        if not isinstance(value, str) or value.startswith(REF_PREFIX):
+            return
+        if isinstance(marker, RawInput):
+            hub = marker.hub_when is not None and table.get(marker.hub_when[0]) == marker.hub_when[1]
+            found[path] = (value, hub)
+        elif marker.paths:
+            found[path] = (value, False)
+
+    _model(schema, data, (), visit)
+    return list(found.values())
+
+
+def references_in_paths(schema: type[BaseModel], data: Any) -> list[FieldPath]:
+    """Fields that take only paths (`RawInput`) but hold an `@reference`: a mistake worth its own message."""
+    found: list[FieldPath] = []
+
+    def visit(marker: Marker, value: Any, path: FieldPath, _: dict[str, Any]) -> None:
+        if isinstance(marker, RawInput) and isinstance(value, str) and value.startswith(REF_PREFIX):
+            found.append(path)
+
+    _model(schema, data, (), visit)
+    return found
+
+
+def _model(schema: type[BaseModel], data: Any, path: FieldPath, visit: Visit) -> None:
     if not isinstance(data, dict):
         return
     for name, field in schema.model_fields.items():
         if name in data:
-            _value(field.annotation, list(field.metadata), data[name], (*path, name), found)
+            _value(field.annotation, list(field.metadata), data[name], (*path, name), data, visit)
 
 
 def _value(
-    annotation: Any, metadata: list[Any], value: Any, path: FieldPath, found: dict[FieldPath, Reference]
+    annotation: Any, metadata: list[Any], value: Any, path: FieldPath, table: dict[str, Any], visit: Visit
 ) -> None:
-    marker = next((m for m in metadata if isinstance(m, Ref)), None)
+    marker = next((m for m in metadata if isinstance(m, Ref | RawInput)), None)
     if marker is not None:
-        if isinstance(value, str) and value.startswith(REF_PREFIX):
-            found[path] = Reference(path, value[len(REF_PREFIX) :], marker.accepts)
+        visit(marker, value, path, table)
         return
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
-        _value(args[0], [*metadata, *args[1:]], value, path, found)
+        _value(args[0], [*metadata, *args[1:]], value, path, table, visit)
     elif origin in (typing.Union, types.UnionType):
         for arm in _arms(args, value):
-            _value(arm, [], value, path, found)
+            _value(arm, [], value, path, table, visit)
     elif origin is list and isinstance(value, list):
         for i, item in enumerate(value):
-            _value(args[0], [], item, (*path, i), found)
+            _value(args[0], [], item, (*path, i), table, visit)
     elif origin is dict and isinstance(value, dict):
         for key, item in value.items():
-            _value(args[0], [], key, (*path, key), found)
-            _value(args[1], [], item, (*path, key), found)
+            _value(args[0], [], key, (*path, key), table, visit)
+            _value(args[1], [], item, (*path, key), table, visit)
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        _model(annotation, value, path, found)
+        _model(annotation, value, path, visit)
 
 
 def _arms(args: tuple[Any, ...], value: Any) -> list[Any]:

@@ -76,7 +76,7 @@ def test_missing_extends_file_and_extends_cycle(write_spec: Callable[..., Path])
     write_spec('[experiment]\nextends = ["c.toml"]\n', "b.toml")
     cyclic = write_spec('[experiment]\nname = "c"\nextends = ["b.toml"]\n', "c.toml")
     messages = [d.message for d in diagnostics_of(cyclic)]
-    assert "extends cycle: c.toml -> b.toml -> c.toml" in messages
+    assert "extends cycle: c.toml -> b.toml -> c.toml (in a file extended at c.toml:3)" in messages
 
 
 def test_whole_string_var_keeps_its_type_and_partial_var_is_text(write_spec: Callable[..., Path]) -> None:
