@@ -12,7 +12,7 @@ from lmspec.compiler.graph import walk
 from lmspec.compiler.pydantic_errors import diagnostics_from_errors
 from lmspec.compiler.source_map import DataPath, dotted
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
-from lmspec.schemas import ExperimentSpec, StepBase, experiment_model, step_kinds, step_union
+from lmspec.schemas import ExperimentSpec, SpecModel, StepBase, experiment_model, step_kinds, step_union
 from lmspec.schemas.base import OUTPUT_NOUNS
 from lmspec.schemas.kinds import kind_name, producers
 from lmspec.schemas.references import references, references_in_paths
@@ -46,7 +46,7 @@ def validate(expanded: Expanded) -> ValidSpec | None:
     raw_steps = expanded.data.get("steps")
     names = list(raw_steps) if isinstance(raw_steps, dict) else []
     for name, step in steps.items():
-        for path, message in step.cross_field_errors():
+        for path, message in cross_field_errors(step):
             report.at(("steps", name, *path), message)
     edges = _check_references(raw_steps if isinstance(raw_steps, dict) else {}, report)
     order = _check_cycles(names, edges, report)
@@ -113,9 +113,10 @@ def _check_references(raw_steps: dict[str, Any], report: _Report) -> dict[str, l
                 report.at(("steps", name), f"no step named `{target}`{did_you_mean(target, names)}")
             continue
         for field in references_in_paths(schema, raw):
+            named = dotted(tuple(p for p in field if isinstance(p, str)))
             report.at(
                 ("steps", name, *field),
-                f"`{dotted(tuple(p for p in field if isinstance(p, str)))}` takes files, globs or URLs, not a step reference; to use another step's output, "
+                f"`{named}` takes files, globs or URLs, not a step reference; to use another step's output, "
                 "name it in a field that takes a step (e.g. a filter's `input`)",
             )
         for ref in references(schema, raw):
@@ -129,6 +130,21 @@ def _check_references(raw_steps: dict[str, Any], report: _Report) -> dict[str, l
             if upstream_schema is not None and upstream_schema.output not in ref.accepts:
                 report.at(path, _wrong_output(ref.target, upstream_schema, ref.path, ref.accepts), ref.at_key)
     return edges
+
+
+def cross_field_errors(model: SpecModel, path: DataPath = ()) -> list[tuple[DataPath, str]]:
+    """The cross-field rules of a model and of every model inside it (a step's runner, its rules), each
+    problem once, at its field."""
+    found = [((*path, *where), message) for where, message in model.cross_field_errors()]
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        if isinstance(value, SpecModel):
+            found.extend(cross_field_errors(value, (*path, name)))
+        for key, item in items:
+            if isinstance(item, SpecModel):
+                found.extend(cross_field_errors(item, (*path, name, key)))
+    return list(dict.fromkeys(found))
 
 
 def _schema_of(raw: Any, kinds: dict[str, type[StepBase]]) -> type[StepBase] | None:

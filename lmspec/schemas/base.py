@@ -128,9 +128,30 @@ class Runner(SpecModel):
     """The Apache Beam runner a data step uses and its pipeline options. Execution-only."""
 
     name: str = "FnApiRunner"
-    """Beam runner: `FnApiRunner` (default, in-process), `DirectRunner`, `DaskRunner`, `DataflowRunner`, ..."""
+    """Beam runner, by name: `FnApiRunner` (default, in-process), `DirectRunner`, `DaskRunner`,
+    `DataflowRunner`, `PortableRunner`, `FlinkRunner`, `SparkRunner`, or one installed through the
+    `lmspec.beam_runners` entry points; never an import path."""
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    """Extra pipeline options, e.g. `{ dask_client_address = "tcp://host:8786" }`."""
+    """Pipeline options the runner reads, e.g. `{ dask_client_address = "tcp://host:8786" }`; settings that
+    start local processes need `lmspec run --allow-runner-processes`."""
+
+    def cross_field_errors(self) -> Problems:
+        from lmspec.errors import did_you_mean
+        from lmspec.schemas.beam_runners import BEAM_RUNNERS, runner_names
+
+        names = runner_names()
+        if self.name not in names:
+            hint = did_you_mean(self.name, names)
+            dotted = " (an import path is not accepted: install a runner plugin instead)" if "." in self.name else ""
+            return [(("name",), f"unknown Beam runner `{self.name}`{hint}{dotted}; expected one of {', '.join(names)}")]
+        known = BEAM_RUNNERS.get(self.name)
+        if known is None:  # a plugin's options are its installer's business
+            return []
+        return [
+            (("options", key), f"`{self.name}` takes no option `{key}`{did_you_mean(key, sorted(known.options))}")
+            for key in self.options
+            if key not in known.options
+        ]
 
 
 class StepBase(SpecModel):

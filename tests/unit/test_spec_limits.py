@@ -147,3 +147,27 @@ def test_precise_messages(
     write_spec: Callable[..., Path], case: str, text: str, name: str, expected: tuple[int, int, str, str]
 ) -> None:
     assert one(write_spec(text, name)) == expected, case
+
+
+def test_a_runner_is_named_from_the_allow_list(write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(HEAD + 'paths = ["a"]\nrunner = { name = "tempfile.mkdtemp" }\n')
+    line, col, field, message = one(spec)
+    assert (line, col, field) == (8, 19, "steps.raw.runner.name")
+    assert message.startswith("unknown Beam runner `tempfile.mkdtemp` (an import path is not accepted")
+    spec = write_spec(HEAD + 'paths = ["a"]\nrunner = { name = "DaskRunner", options = { dask_adress = "x" } }\n')
+    assert one(spec)[2:] == (
+        "steps.raw.runner.options.dask_adress",
+        "`DaskRunner` takes no option `dask_adress`; did you mean `dask_client_address`?",
+    )
+
+
+def test_settings_that_start_processes_are_named() -> None:
+    from lmspec.schemas.beam_runners import process_reasons
+
+    assert process_reasons("FnApiRunner", {"direct_num_workers": 2}) == []
+    assert process_reasons("PortableRunner", {"job_endpoint": "embed", "environment_type": "PROCESS"}) == [
+        "`job_endpoint = 'embed'` starts a process on this machine",
+        "`environment_type = 'PROCESS'` starts a process on this machine",
+    ]
+    assert process_reasons("PortableRunner", {"job_endpoint": "localhost:8099", "environment_type": "EXTERNAL"}) == []
+    assert process_reasons("FlinkRunner", {}) == ["FlinkRunner starts a Java job server on this machine"]
