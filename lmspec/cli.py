@@ -23,6 +23,7 @@ from lmspec.errors import Diagnostic, LmspecError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from lmspec.catalog import Catalog
+    from lmspec.compiler.plan import Plan
 
 SCHEMA_PATH = Path("schemas/experiment.schema.json")
 
@@ -56,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from lmspec.compiler.render import FORMATS
+
     parser = argparse.ArgumentParser(prog="lmspec", description="Declarative language-model experiments.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -78,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
 
     compile_ = commands.add_parser("compile", help="show the plan: steps, hashes, output paths, statuses")
     compile_.add_argument("spec", type=Path, metavar="SPEC")
-    compile_.add_argument("--format", choices=("text", "json", "dot", "mermaid"), default="text")
+    compile_.add_argument("--format", choices=FORMATS, default="text")
     compile_.add_argument("--root", help="output root, a directory or URL (default: $LMSPEC_ROOT or ./lmspec-runs)")
     compile_.add_argument("--prices", metavar="TOML", help=PRICES_HELP)
     compile_.set_defaults(handler=_compile)
@@ -132,10 +135,6 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--check", action="store_true", help="exit 1 if the file on disk is stale, write nothing")
     schema.set_defaults(handler=_schema)
     return parser
-
-
-def _money(dollars: float) -> str:
-    return f"${dollars:,.2f}" if dollars >= 0.01 else f"${dollars:.1e}"
 
 
 PRICES_HELP = "TOML price/throughput overrides per accelerator (default: $LMSPEC_PRICES, else the built-in table)"
@@ -202,15 +201,17 @@ def _compile(args: argparse.Namespace) -> int:
     from lmspec.compiler import compile_spec
     from lmspec.compiler.hardware import load_prices
     from lmspec.compiler.render import render, text_tree
+    from lmspec.outputs.status import plan_statuses
 
     plan = compile_spec(args.spec, args.root)
     prices = load_prices(args.prices)
+    statuses = plan_statuses(plan)
     if args.format == "text" and sys.stdout.isatty():
         from rich.console import Console
 
-        Console().print(text_tree(plan, prices))
+        Console().print(text_tree(plan, statuses, prices))
     else:
-        print(render(plan, args.format, prices))
+        print(render(plan, args.format, statuses, prices))
     return 0
 
 
@@ -251,9 +252,7 @@ def _run(args: argparse.Namespace) -> int:
 
     plan = compile_spec(args.spec, args.root)
     if args.dry_run:
-        pending = [s.name for s in plan.steps if plan.status(s) != "cached"]
-        print(f"{len(plan.steps)} steps, {len(pending)} would run: {', '.join(pending) or 'none'}")
-        return 0
+        return _dry_run(plan)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     from lmspec.runtime.progress import wants_live
@@ -271,6 +270,17 @@ def _run(args: argparse.Namespace) -> int:
     for line in describe(summary):
         print(line)
     return 0 if summary.ok else 1
+
+
+def _dry_run(plan: Plan) -> int:
+    """What `run` would execute: every step not cached, with its status when it is not plainly pending
+    (`running` is being executed by another process, which this run would wait for)."""
+    from lmspec.outputs.status import plan_statuses
+
+    would_run = [(n, s) for n, s in plan_statuses(plan).items() if s != "cached"]
+    listing = ", ".join(name if status == "pending" else f"{name} ({status})" for name, status in would_run)
+    print(f"{len(plan.steps)} steps, {len(would_run)} would run: {listing or 'none'}")
+    return 0
 
 
 def _host_port(value: str | None) -> tuple[str, int] | None:
@@ -300,14 +310,14 @@ def _report(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from lmspec.catalog.report import build_report, write_report
+    from lmspec.catalog.report import LABEL_COLUMNS, build_report, write_report
     from lmspec.compiler import compile_spec
 
     plan = compile_spec(args.spec, args.root)
     report = build_report(plan, _open_catalog(args))
     table = Table(title=f"{report.experiment}: evaluations")
-    for column in ["evaluate", "model", *report.columns]:
-        table.add_column(column, justify="left" if column in ("evaluate", "model") else "right")
+    for column in report.header:
+        table.add_column(column, justify="left" if column in LABEL_COLUMNS else "right")
     for row in report.rows:
         table.add_row(*report.cells(*row))
     Console(width=200).print(table)

@@ -6,6 +6,7 @@ from typing import Any
 
 from lmspec.catalog.store import Catalog
 from lmspec.compiler.plan import Plan
+from lmspec.outputs.status import step_status
 
 
 def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
@@ -32,7 +33,7 @@ def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
 
 def explain(plan: Plan, step_name: str, catalog: Catalog) -> list[str]:
     step = plan.step(step_name)
-    lines = [f"{step.name} ({step.kind}) hash {step.hash} -> {step.output_path} [{plan.status(step)}]"]
+    lines = [f"{step.name} ({step.kind}) hash {step.hash} -> {step.output_path} [{step_status(plan, step)}]"]
     previous = catalog.latest_other(step.name, step.output_path)
     if previous is None:
         lines.append(f"no earlier artifact of step `{step.name}` in the catalog: nothing to compare with")

@@ -15,11 +15,14 @@ from lmspec.catalog.store import Catalog
 from lmspec.compiler.plan import Plan
 from lmspec.errors import UsageError
 from lmspec.schemas.evaluation import Evaluate
+from lmspec.schemas.kinds import kind_name
 
 STDERR_SUFFIX = "_stderr"
 MISSING = "n/a"
 HIDDEN_SUFFIXES = ("/documents",)
 """Metrics recorded for bookkeeping, not comparison."""
+LABEL_COLUMNS = (kind_name(Evaluate), "model")
+"""The columns that name a row (left-aligned in tables); the metric columns follow."""
 
 
 @dataclass
@@ -33,9 +36,13 @@ class Report:
     curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     """model step -> its training loss curve."""
 
+    @property
+    def header(self) -> list[str]:
+        """Column titles: the evaluate step, the model step it scores, then the metrics."""
+        return [*LABEL_COLUMNS, *self.columns]
+
     def markdown(self) -> str:
-        header = ["evaluate", "model", *self.columns]
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = ["| " + " | ".join(self.header) + " |", "|" + "---|" * len(self.header)]
         for step, model, cells in self.rows:
             lines.append("| " + " | ".join(self.cells(step, model, cells)) + " |")
         return f"# {self.experiment}\n\n" + "\n".join(lines) + "\n"
@@ -45,7 +52,7 @@ class Report:
         return [step, model, *(cells.get(c, MISSING) for c in self.columns)]
 
     def html(self) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in ["evaluate", "model", *self.columns])
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.header)
         body = "".join(
             "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in self.cells(*row)) + "</tr>" for row in self.rows
         )

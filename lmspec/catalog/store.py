@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from lmspec.catalog import tables
+from lmspec.catalog.records import ArtifactEnd, ArtifactStart, RunStart
 from lmspec.errors import LmspecError
 
 SCHEMA_VERSION = 2
@@ -119,9 +120,10 @@ class Catalog:
         return version
 
     # -- writes ---------------------------------------------------------------------------------
-    def start_run(self, **values: Any) -> None:
+    def start_run(self, run: RunStart) -> None:
+        """Record `run` as running."""
         with self.engine.begin() as conn:
-            conn.execute(tables.runs.insert().values(**values))
+            conn.execute(tables.runs.insert().values(**_row(run), status="running"))
 
     def finish_run(self, run_id: str, status: str) -> None:
         with self.engine.begin() as conn:
@@ -129,26 +131,29 @@ class Catalog:
                 tables.runs.update().where(tables.runs.c.id == run_id).values(status=status, finished_at=time.time())
             )
 
-    def record_artifact(self, values: dict[str, Any], inputs: dict[str, str]) -> None:
-        """Insert or replace the artifact at `values['output_path']` and its input edges, atomically."""
-        encoded = {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
-        path = values["output_path"]
+    def record_artifact(self, start: ArtifactStart) -> None:
+        """Insert or replace the artifact at `start.output_path` as running, and its input edges, atomically
+        (a re-run of a forced or failed step replaces the earlier record and its series)."""
+        values = _row(start)
+        values.pop("inputs")  # a table of its own
+        path = start.output_path
         with self.engine.begin() as conn:
             conn.execute(tables.inputs.delete().where(tables.inputs.c.output_path == path))
             conn.execute(tables.series.delete().where(tables.series.c.output_path == path))
             conn.execute(tables.artifacts.delete().where(tables.artifacts.c.output_path == path))
-            conn.execute(tables.artifacts.insert().values(**encoded))
-            if inputs:
+            conn.execute(tables.artifacts.insert().values(**values, status="running"))
+            if start.inputs:
                 conn.execute(
                     tables.inputs.insert(),
-                    [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(inputs.items())],
+                    [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(start.inputs.items())],
                 )
 
-    def finish_artifact(self, output_path: str, values: dict[str, Any]) -> None:
+    def finish_artifact(self, end: ArtifactEnd) -> None:
         """Update the artifact recorded when its step started (status, timings, counts, ...); edges stay."""
-        encoded = {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
+        values = _row(end)
+        path = values.pop("output_path")  # the key, not a change
         with self.engine.begin() as conn:
-            conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == output_path), encoded)
+            conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == path).values(**values))
 
     def record_series(self, output_path: str, series: dict[str, list[tuple[int, float]]]) -> None:
         """Replace the per-step series of an artifact."""
@@ -207,11 +212,6 @@ class Catalog:
         found = self._artifacts(query)
         return found[0] if found else None
 
-    def runs(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(tables.runs).order_by(tables.runs.c.started_at.desc())).mappings().all()
-        return [dict(r) for r in rows]
-
     def _artifacts(self, query: Any) -> list[ArtifactRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
@@ -229,7 +229,13 @@ class Catalog:
         ]
 
 
-_JSON_COLUMNS = frozenset({"config", "fingerprint", "counts", "metrics"})
+_JSON_COLUMNS = frozenset({"config", "fingerprint", "counts", "metrics", "versions"})
+
+
+def _row(record: RunStart | ArtifactStart | ArtifactEnd) -> dict[str, Any]:
+    """A record's fields as column values, JSON columns encoded (sorted keys: the same record, the same text)."""
+    values = {f.name: getattr(record, f.name) for f in fields(record)}
+    return {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
 
 
 def _make_engine(url: str) -> Engine:

@@ -8,7 +8,7 @@ from pathlib import Path
 from lmspec.compiler.expand import expand
 from lmspec.compiler.identity import fingerprint, step_hash
 from lmspec.compiler.inputs import DigestCache, cache_path, fingerprint_inputs
-from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, join, normalize_root
+from lmspec.compiler.plan import Plan, StepPlan, join, normalize_root
 from lmspec.compiler.validate import ValidSpec, validate
 from lmspec.errors import UsageError
 from lmspec.schemas.kinds import kind_name
@@ -16,7 +16,7 @@ from lmspec.schemas.references import raw_inputs
 
 DEFAULT_ROOT = "./lmspec-runs"
 
-__all__ = ["DEFAULT_ROOT", "SUCCESS_MARKER", "Plan", "StepPlan", "check", "compile_spec", "default_root"]
+__all__ = ["DEFAULT_ROOT", "Plan", "StepPlan", "check", "compile_spec", "default_root"]
 
 
 def default_root() -> str:

@@ -1,29 +1,45 @@
-"""The plan as text (a tree for people), JSON (for tools and tests), DOT and Mermaid (for pictures)."""
+"""The plan as text (a tree for people), JSON (for tools and tests), DOT and Mermaid (for pictures).
+
+Statuses come in as an argument (`lmspec.outputs.status.plan_statuses` reads them from disk), so
+rendering stays pure: the same plan and statuses give the same text.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from lmspec.compiler.estimates import TrainEstimate, train_estimates
 from lmspec.compiler.hardware import ACCELERATORS, Accelerator, format_duration
 from lmspec.compiler.maxtext import DEFAULT_VOCAB_SIZE
-from lmspec.compiler.plan import Plan, StepPlan
+from lmspec.compiler.plan import Plan, Status, StepPlan
 
 FORMATS = ("text", "json", "dot", "mermaid")
 
+type Statuses = Mapping[str, Status]
+"""Step name -> status."""
+
 _STATUS_STYLE = {"cached": "green", "pending": "yellow", "running": "cyan", "failed": "red", "unknown": "dim"}
+_DOT_COLOR = {"cached": "darkgreen", "running": "blue", "failed": "red"}
+_MERMAID_CLASS = {
+    "cached": "fill:#d4f7d4,stroke:#2a2",
+    "pending": "fill:#fff6d5,stroke:#c90",
+    "running": "fill:#d5eeff,stroke:#08c",
+    "failed": "fill:#fdd,stroke:#c22",
+    "unknown": "fill:#eee,stroke:#999",
+}
 
 
-def render(plan: Plan, fmt: str, prices: dict[str, Accelerator] = ACCELERATORS) -> str:
+def render(plan: Plan, fmt: str, statuses: Statuses, prices: dict[str, Accelerator] = ACCELERATORS) -> str:
     if fmt == "json":
-        return json.dumps(plan_dict(plan, prices), indent=2)
+        return json.dumps(plan_dict(plan, statuses, prices), indent=2)
     if fmt == "text":
-        return _text(plan, prices)
-    return _dot(plan) if fmt == "dot" else _mermaid(plan)
+        return _text(plan, statuses, prices)
+    return _dot(plan, statuses) if fmt == "dot" else _mermaid(plan, statuses)
 
 
-def plan_dict(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> dict[str, Any]:
+def plan_dict(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator] = ACCELERATORS) -> dict[str, Any]:
     """The contract's JSON shape, plus each step's full validated config, and each train step's estimate."""
     estimates = train_estimates(plan, prices)
     return {
@@ -37,7 +53,7 @@ def plan_dict(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> dict
                 "hash": step.hash,
                 "output_path": step.output_path,
                 "inputs": list(step.inputs),
-                "status": plan.status(step),
+                "status": statuses[step.name],
                 "config": step.config.model_dump(mode="json"),
                 **_estimate_json(estimates.get(step.name)),
             }
@@ -73,34 +89,34 @@ def _si(n: float) -> str:
     return str(int(n))
 
 
-def _dot(plan: Plan) -> str:
+def _dot(plan: Plan, statuses: Statuses) -> str:
     lines = [f'digraph "{plan.experiment.name}" {{', "  rankdir=LR;", "  node [shape=box, style=rounded];"]
     for step in plan.steps:
-        color = {"cached": "darkgreen"}.get(plan.status(step), "black")
+        color = _DOT_COLOR.get(statuses[step.name], "black")
         lines.append(f'  "{step.name}" [label="{step.name}\\n{step.kind} {step.hash}", color={color}];')
     lines += [f'  "{i}" -> "{step.name}";' for step in plan.steps for i in step.inputs]
     return "\n".join([*lines, "}"])
 
 
-def _mermaid(plan: Plan) -> str:
+def _mermaid(plan: Plan, statuses: Statuses) -> str:
     lines = ["flowchart LR"]
     for step in plan.steps:
-        lines.append(f'  {step.name}["{step.name}<br/>{step.kind} · {step.hash}"]:::{plan.status(step)}')
+        lines.append(f'  {step.name}["{step.name}<br/>{step.kind} · {step.hash}"]:::{statuses[step.name]}')
     lines += [f"  {i} --> {step.name}" for step in plan.steps for i in step.inputs]
-    lines += ["  classDef cached fill:#d4f7d4,stroke:#2a2;", "  classDef pending fill:#fff6d5,stroke:#c90;"]
+    lines += [f"  classDef {status} {style};" for status, style in _MERMAID_CLASS.items()]
     return "\n".join(lines)
 
 
-def _text(plan: Plan, prices: dict[str, Accelerator]) -> str:
+def _text(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator]) -> str:
     from rich.console import Console
 
     console = Console(width=200, force_terminal=False)
     with console.capture() as capture:
-        console.print(text_tree(plan, prices))
+        console.print(text_tree(plan, statuses, prices))
     return capture.get().rstrip()
 
 
-def text_tree(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> Any:
+def text_tree(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator] = ACCELERATORS) -> Any:
     """Each final step as a tree of its inputs (a step already shown is named, not repeated); under each
     train step its estimate, and after the tree the launch command of every multi-host train step."""
     from rich.console import Group
@@ -108,8 +124,6 @@ def text_tree(plan: Plan, prices: dict[str, Accelerator] = ACCELERATORS) -> Any:
     from rich.tree import Tree
 
     estimates = train_estimates(plan, prices)
-
-    statuses = {step.name: plan.status(step) for step in plan.steps}
     by_name = {step.name: step for step in plan.steps}
     used = {i for step in plan.steps for i in step.inputs}
     shown: set[str] = set()

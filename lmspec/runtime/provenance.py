@@ -1,4 +1,4 @@
-"""Provenance of a run: ids, git commit, user, package versions, and the experiment record file."""
+"""Provenance of a run: ids, git commit, user, package versions, how it ended, and the experiment record file."""
 
 from __future__ import annotations
 
@@ -9,18 +9,32 @@ import os
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lmspec.catalog.records import RunStart
 from lmspec.compiler.plan import Plan
 from lmspec.compiler.render import plan_dict
-
-if TYPE_CHECKING:
-    from lmspec.runtime.runner import RunSummary
+from lmspec.outputs.status import plan_statuses
 
 RECORD_SCHEMA_VERSION = 1
 VERSIONED_PACKAGES = ("lmspec", "luigi", "apache-beam", "jax", "maxtext", "fasttext-numpy2", "lm-eval", "pydantic")
+
+
+@dataclass
+class RunSummary:
+    """How each step ended: done (ran now), cached, failed (with log and error), skipped (an input failed)."""
+
+    run_id: str
+    status: dict[str, str] = field(default_factory=dict)
+    failures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """step -> (log path, last lines of its error)."""
+    record_path: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(s in ("done", "cached") for s in self.status.values())
 
 
 def plan_hash(plan: Plan) -> str:
@@ -28,32 +42,25 @@ def plan_hash(plan: Plan) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def write_experiment_record(
-    plan: Plan,
-    spec_path: Path,
-    spec_text: str,
-    commit: str | None,
-    run_id: str,
-    started: float,
-    summary: RunSummary,
-) -> str:
-    """`<root>/experiments/<name>-<plan hash>.json`: the spec, the resolved plan and how it ended."""
+def write_experiment_record(plan: Plan, run: RunStart, summary: RunSummary) -> str:
+    """`<root>/experiments/<name>-<plan hash>.json`: the spec, the resolved plan with each step's status
+    on disk now, and how the run ended."""
     folder = Path(plan.root) / "experiments"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{plan.experiment.name}-{plan_hash(plan)}.json"
+    path = folder / f"{plan.experiment.name}-{run.plan_hash}.json"
     record = {
         "schema_version": RECORD_SCHEMA_VERSION,
         "experiment": plan.experiment.model_dump(mode="json"),
-        "spec_path": str(spec_path),
-        "spec_text": spec_text,
-        "git_commit": commit,
-        "run_id": run_id,
-        "started_at": started,
+        "spec_path": run.spec_path,
+        "spec_text": run.spec_text,
+        "git_commit": run.git_commit,
+        "run_id": run.id,
+        "started_at": run.started_at,
         "finished_at": time.time(),
         "status": "succeeded" if summary.ok else "failed",
         "step_status": summary.status,
         "failures": {name: {"log": log, "error": error} for name, (log, error) in summary.failures.items()},
-        "plan": plan_dict(plan),
+        "plan": plan_dict(plan, plan_statuses(plan)),
     }
     tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(record, indent=2, sort_keys=True))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -12,26 +11,36 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from lmspec.catalog import Catalog
-from lmspec.compiler.plan import SUCCESS_MARKER, Plan, StepPlan, is_url
+from lmspec.catalog import ArtifactEnd, ArtifactStart, Catalog, RunStart, default_catalog_url
+from lmspec.compiler.plan import Plan, StepPlan, is_url
 from lmspec.errors import LmspecError, UsageError, did_you_mean
-from lmspec.runtime.context import StepContext, StepResult
-from lmspec.runtime.lineage import LineageEmitter
-from lmspec.runtime.outputs import (
+from lmspec.outputs.lifecycle import (
     LOG_NAME,
     Lease,
     attempt_dir,
+    invalidate,
     is_complete,
     keep_failed,
     lease_active,
     publish,
     resume_dir,
 )
+from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.openlineage import OpenLineageEmitter
 from lmspec.runtime.progress import Progress
-from lmspec.runtime.provenance import git_commit, plan_hash, user, uuid7, versions, write_experiment_record
+from lmspec.runtime.provenance import (
+    RunSummary,
+    git_commit,
+    plan_hash,
+    user,
+    uuid7,
+    versions,
+    write_experiment_record,
+)
 from lmspec.runtime.registry import executor_for
 
 ERROR_TAIL_LINES = 8
@@ -49,7 +58,7 @@ class RunContext:
     spec_dir: Path
     run_id: str
     catalog: Catalog
-    lineage: LineageEmitter
+    lineage: OpenLineageEmitter
     progress: Progress
 
     def is_complete(self, name: str) -> bool:
@@ -81,19 +90,7 @@ class RunContext:
         tmp = attempt_dir(output, lease.token, clear_leftovers=lease.took_over)
         log, handler = _step_logger(step, tmp / LOG_NAME)
         lineage_run = uuid7()
-        started = time.time()
-        base = {
-            "output_path": step.output_path,
-            "hash": step.hash,
-            "step_name": step.name,
-            "kind": step.kind,
-            "experiment": self.plan.experiment.name,
-            "run_id": self.run_id,
-            "config": step.config.model_dump(mode="json"),
-            "fingerprint": step.fingerprint,
-            "started_at": started,
-        }
-        self.catalog.record_artifact({**base, "status": "running", "log_path": str(tmp / LOG_NAME)}, inputs)
+        start = self._record_start(step, inputs, tmp / LOG_NAME)
         self.lineage.emit("START", lineage_run, step, inputs)
         self.progress.update(step.name, "running")
         log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
@@ -113,24 +110,13 @@ class RunContext:
         except Exception as exc:
             log.error("step failed:\n%s", traceback.format_exc())
             handler.close()
-            failed_dir = keep_failed(tmp, output)
+            kept = keep_failed(tmp, output)
             tail = "\n".join(traceback.format_exception_only(exc)[-ERROR_TAIL_LINES:]).strip()
-            finished = time.time()
-            self.catalog.finish_artifact(
-                step.output_path,
-                {
-                    "status": "failed",
-                    "finished_at": finished,
-                    "duration_s": finished - started,
-                    "log_path": str(failed_dir / LOG_NAME),
-                    "error": tail,
-                },
-            )
+            self._finish(start, "failed", kept / LOG_NAME, error=tail)
             self.lineage.emit("FAIL", lineage_run, step, inputs, error=tail)
             self.progress.update(step.name, "failed", tail.splitlines()[-1] if tail else "")
             raise StepFailed(f"step {step.name} failed: {tail}") from exc
-        finished = time.time()
-        log.info("done in %.2f s; counts %s; metrics %s", finished - started, result.counts, result.metrics)
+        log.info("done in %.2f s; counts %s; metrics %s", time.time() - start.started_at, result.counts, result.metrics)
         handler.close()
         publish(
             tmp,
@@ -144,37 +130,54 @@ class RunContext:
                 "fingerprint": step.fingerprint,
             },
         )
-        self.catalog.finish_artifact(
-            step.output_path,
-            {
-                "status": "succeeded",
-                "finished_at": finished,
-                "duration_s": finished - started,
-                "counts": result.counts,
-                "metrics": result.metrics,
-                "log_path": str(output / LOG_NAME),
-            },
-        )
+        self._finish(start, "succeeded", output / LOG_NAME, result)
         if result.series:
             self.catalog.record_series(step.output_path, result.series)
         shutil.rmtree(resume_dir(output), ignore_errors=True)
         self.lineage.emit("COMPLETE", lineage_run, step, inputs)
         self.progress.update(step.name, "done")
 
+    def _record_start(self, step: StepPlan, inputs: dict[str, str], log: Path) -> ArtifactStart:
+        """Record `step`'s execution as running (replacing an earlier record of the same output)."""
+        start = ArtifactStart(
+            output_path=step.output_path,
+            hash=step.hash,
+            step_name=step.name,
+            kind=step.kind,
+            experiment=self.plan.experiment.name,
+            run_id=self.run_id,
+            config=step.config.model_dump(mode="json"),
+            fingerprint=step.fingerprint,
+            started_at=time.time(),
+            log_path=str(log),
+            inputs=inputs,
+        )
+        self.catalog.record_artifact(start)
+        return start
 
-@dataclass
-class RunSummary:
-    """How each step ended: done (ran now), cached, failed (with log and error), skipped (an input failed)."""
-
-    run_id: str
-    status: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, tuple[str, str]] = field(default_factory=dict)
-    """step -> (log path, last lines of its error)."""
-    record_path: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures and all(s in ("done", "cached") for s in self.status.values())
+    def _finish(
+        self,
+        start: ArtifactStart,
+        status: Literal["succeeded", "failed"],
+        log: Path,
+        result: StepResult | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how the execution that `start` recorded ended."""
+        finished = time.time()
+        done = result or StepResult()
+        self.catalog.finish_artifact(
+            ArtifactEnd(
+                output_path=start.output_path,
+                status=status,
+                finished_at=finished,
+                duration_s=finished - start.started_at,
+                log_path=str(log),
+                counts=done.counts,
+                metrics=done.metrics,
+                error=error,
+            )
+        )
 
 
 def run_plan(
@@ -193,49 +196,41 @@ def run_plan(
     root = Path(plan.root)
     forced = _downstream(plan, force)
     before = {s.name: s.name not in forced and is_complete(Path(s.output_path)) for s in plan.steps}
-    _check_executors(plan, [s for s in plan.steps if not before[s.name]])
-    for name in forced:  # forcing = invalidating: every process, forked or not, then agrees it must run
-        output = Path(plan.step(name).output_path)
-        with contextlib.suppress(FileNotFoundError):
-            (output / SUCCESS_MARKER).unlink()
-        shutil.rmtree(resume_dir(output), ignore_errors=True)  # forced means from scratch, not resumed
-
-    from lmspec.catalog import default_catalog_url
+    to_run = [s for s in plan.steps if not before[s.name]]
+    _check_executors(to_run)
+    _check_memory(to_run)
+    for name in forced:
+        invalidate(Path(plan.step(name).output_path))
 
     catalog = Catalog(catalog_url or default_catalog_url(str(root))).open()
-    run_id = uuid7()
-    started = time.time()
-    spec_text = spec_path.read_text(encoding="utf-8")
-    commit = git_commit(spec_path.parent)
-    catalog.start_run(
-        id=run_id,
+    run = RunStart(
+        id=uuid7(),
         experiment=plan.experiment.name,
         spec_path=str(spec_path),
-        spec_text=spec_text,
+        spec_text=spec_path.read_text(encoding="utf-8"),
         plan_hash=plan_hash(plan),
         root=str(root),
-        git_commit=commit,
+        git_commit=git_commit(spec_path.parent),
         user=user(),
         host=socket.gethostname(),
-        started_at=started,
-        status="running",
-        versions=json.dumps(versions()),
+        started_at=time.time(),
+        versions=versions(),
     )
+    catalog.start_run(run)
     initial = {name: "cached" if done else "pending" for name, done in before.items()}
     progress = Progress([(s.name, s.kind) for s in plan.steps], initial, live)
-    context = RunContext(
-        plan, spec_path.parent.resolve(), run_id, catalog, LineageEmitter(str(root), plan.experiment.name), progress
-    )
+    lineage = OpenLineageEmitter(str(root), plan.experiment.name)
+    context = RunContext(plan, spec_path.parent.resolve(), run.id, catalog, lineage, progress)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        if not all(before.values()):
-            _build_until_settled(context, workers, scheduler, str(logs / f"luigi-{run_id}.log"))
+        if to_run:
+            _build_until_settled(context, workers, scheduler, str(logs / f"luigi-{run.id}.log"))
     finally:
         progress.close()
-    summary = _summarize(plan, before, catalog, run_id, started)
-    catalog.finish_run(run_id, "succeeded" if summary.ok else "failed")
-    summary.record_path = write_experiment_record(plan, spec_path, spec_text, commit, run_id, started, summary)
+    summary = _summarize(plan, before, catalog, run.id, run.started_at)
+    catalog.finish_run(run.id, "succeeded" if summary.ok else "failed")
+    summary.record_path = write_experiment_record(plan, run, summary)
     return summary
 
 
@@ -269,7 +264,7 @@ def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
     return forced
 
 
-def _check_executors(plan: Plan, pending: list[StepPlan]) -> None:
+def _check_executors(pending: list[StepPlan]) -> None:
     missing: dict[str, list[str]] = {}
     for step in pending:
         if executor_for(type(step.config)) is None:
@@ -279,6 +274,45 @@ def _check_executors(plan: Plan, pending: list[StepPlan]) -> None:
         raise UsageError(
             f"no executor is installed for these step kinds: {listing}. "
             "Executors arrive with lmspec's engine modules, or register your own through $LMSPEC_PLUGINS."
+        )
+
+
+MEMORY_UNITS = {
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KiB": 1024,
+    "MiB": 1024**2,
+    "GiB": 1024**3,
+    "TiB": 1024**4,
+}
+
+
+def memory_bytes(text: str) -> int:
+    """`16GiB`, `1.5 GB` -> bytes (KB..TB are powers of 1000, KiB..TiB of 1024), as `resources.memory` takes."""
+    unit = text[-3:] if text.endswith("iB") else text[-2:]
+    return int(float(text[: -len(unit)]) * MEMORY_UNITS[unit])
+
+
+def physical_memory() -> int:
+    """Bytes of RAM on this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_memory(pending: list[StepPlan]) -> None:
+    """Refuse the run before anything executes when a step asks for more memory than this machine has:
+    better now than an out-of-memory kill hours into the run."""
+    machine = physical_memory()
+    short = [
+        f"{step.name} (resources.memory = {memory!r})"
+        for step in pending
+        if (memory := step.config.resources.memory) is not None and memory_bytes(memory) > machine
+    ]
+    if short:
+        raise UsageError(
+            f"not enough memory on this machine ({machine / 1024**3:.1f} GiB) for: {', '.join(short)}. "
+            "Run the spec on a machine with more memory, or lower `resources.memory` if the step needs less."
         )
 
 
@@ -356,4 +390,4 @@ def describe(summary: RunSummary) -> list[str]:
     return lines
 
 
-__all__ = ["RunSummary", "StepFailed", "describe", "run_plan"]
+__all__ = ["StepFailed", "describe", "memory_bytes", "physical_memory", "run_plan"]

@@ -7,15 +7,25 @@ to one central scheduler (luigid) agree on which task is which and each step run
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import luigi
 import luigi.setup_logging
 
-if TYPE_CHECKING:
-    from lmspec.runtime.runner import RunContext
+from lmspec.compiler.plan import Plan
 
-_RUN: RunContext | None = None
+
+class StepRunner(Protocol):
+    """What a task needs from the run (the runner's `RunContext`): the plan, and how to judge and run a step."""
+
+    plan: Plan
+
+    def is_complete(self, name: str) -> bool: ...
+
+    def execute(self, name: str) -> None: ...
+
+
+_RUN: StepRunner | None = None
 """The run this process is executing; set by `build` (forked Luigi workers inherit it)."""
 
 
@@ -38,11 +48,11 @@ class LmspecStep(luigi.Task):
         _RUN.execute(self.step_name)
 
 
-def task_for(run: RunContext, name: str) -> LmspecStep:
+def task_for(run: StepRunner, name: str) -> LmspecStep:
     return LmspecStep(step_name=name, step_hash=run.plan.step(name).hash)  # type: ignore[no-untyped-call]
 
 
-def build(run: RunContext, targets: list[str], workers: int, scheduler: tuple[str, int] | None, log_file: str) -> Any:
+def build(run: StepRunner, targets: list[str], workers: int, scheduler: tuple[str, int] | None, log_file: str) -> Any:
     """Run `targets` (and what they need) with Luigi; the caller judges success by the outputs."""
     global _RUN
     _RUN = run

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from lmspec.outputs.lifecycle import LOG_NAME, SUCCESS_MARKER
+from lmspec.runtime.runner import physical_memory
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.integration
@@ -37,8 +39,8 @@ def test_run_then_everything_is_cached_and_recorded(project: Project) -> None:
     assert sorted(project.executions()) == sorted(STEPS)
     for step in STEPS:
         out = project.output(step)
-        assert (out / "_SUCCESS").is_file()
-        assert (out / "lmspec-step.log").read_text().strip()
+        assert (out / SUCCESS_MARKER).is_file()
+        assert (out / LOG_NAME).read_text().strip()
     assert (project.output("long") / "docs.jsonl").read_text().count("\n") == 4
 
     again = project.run()
@@ -81,7 +83,7 @@ def test_engine_chatter_goes_to_the_step_log_not_the_console(project: Project) -
     console = done.stdout + done.stderr
     assert "noise" not in console
     assert "done     long" in done.stdout  # lmspec's own lines still reach the console
-    log = (next(p for p in project.root.glob("long-*") if "." not in p.name) / "lmspec-step.log").read_text()
+    log = (next(p for p in project.root.glob("long-*") if "." not in p.name) / LOG_NAME).read_text()
     for source in ("python stderr", "native fd 2", "own handler", "child process"):
         assert f"noise long: {source}" in log
 
@@ -93,8 +95,8 @@ def test_failure_keeps_independent_branches_and_reports_every_failed_step(projec
     assert "FAILED long: log " in failed.stdout
     assert "RuntimeError: step long was told to fail" in failed.stdout
     assert "skipped because an input failed: unique" in failed.stdout
-    assert (project.output("side") / "_SUCCESS").is_file()  # the independent branch ran
-    log = next(project.root.glob("long-*.failed")) / "lmspec-step.log"
+    assert (project.output("side") / SUCCESS_MARKER).is_file()  # the independent branch ran
+    log = next(project.root.glob("long-*.failed")) / LOG_NAME
     assert "told to fail" in log.read_text()
     assert not list(project.root.glob("unique-*"))
     events = [json.loads(line) for line in (project.root / "openlineage.jsonl").read_text().splitlines()]
@@ -106,6 +108,31 @@ def test_failure_keeps_independent_branches_and_reports_every_failed_step(projec
     assert retried.returncode == 0, retried.stdout
     assert "2 cached, 2 done" in retried.stdout
     assert project.executions().count("long") == 2
+
+
+def test_a_step_asking_more_memory_than_the_machine_has_is_refused_before_anything_runs(project: Project) -> None:
+    spec = project.spec.read_text()
+
+    def ask(memory: str) -> None:
+        project.spec.write_text(
+            spec.replace("[steps.unique]\n", f'[steps.unique]\nresources = {{ memory = "{memory}" }}\n')
+        )
+
+    ask("900TiB")
+    refused = project.run()
+    assert refused.returncode == 2
+    machine = f"{physical_memory() / 1024**3:.1f} GiB"
+    assert f"not enough memory on this machine ({machine}) for: unique (resources.memory = '900TiB')" in refused.stderr
+    assert "or lower `resources.memory`" in refused.stderr
+    assert project.executions() == []
+    assert not project.root.exists()  # refused before the catalog or any output was made
+
+    ask("1.5KB")
+    assert project.run().returncode == 0
+    ask("900TiB")  # memory is execution-only: same hash, and a cached step is not run, so not refused
+    cached = project.run()
+    assert cached.returncode == 0, cached.stderr
+    assert "4 steps: 4 cached" in cached.stdout
 
 
 def test_force_reruns_the_step_and_its_dependents(project: Project) -> None:
@@ -212,7 +239,7 @@ def test_central_scheduler_two_workers_each_step_once(project: Project, tmp_path
         outputs = [w.communicate(timeout=180)[0] for w in workers]
         assert [w.returncode for w in workers] == [0, 0], outputs
         assert sorted(project.executions()) == sorted(STEPS)
-        assert all((project.output(s) / "_SUCCESS").is_file() for s in STEPS)
+        assert all((project.output(s) / SUCCESS_MARKER).is_file() for s in STEPS)
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from lmspec.cli import main
+from lmspec.compiler import compile_spec
+from lmspec.outputs.lifecycle import SUCCESS_MARKER, Lease, attempt_dir, keep_failed
 from tests.conftest import REPO
 
 GOOD = '[experiment]\nname = "g"\n\n[steps.docs]\nkind = "ingest"\npaths = ["a.jsonl"]\nformat = "jsonl"\n'
+TWO_STEPS = GOOD + '\n[steps.t]\nkind = "extract"\ninput = "@docs"\n'
 BAD = GOOD.replace('format = "jsonl"', 'format = "jsonl"\nmax_documents = -3')
 
 
@@ -46,7 +49,7 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_compile_json_contract_and_cached_status(
     write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    spec = write_spec(GOOD + '\n[steps.t]\nkind = "extract"\ninput = "@docs"\n')
+    spec = write_spec(TWO_STEPS)
     root = tmp_path / "runs"
     assert main(["compile", str(spec), "--format", "json", "--root", str(root)]) == 0
     plan = json.loads(capsys.readouterr().out)
@@ -58,7 +61,7 @@ def test_compile_json_contract_and_cached_status(
     docs = plan["steps"][0]
     assert docs["output_path"] == f"{root}/docs-{docs['hash']}"
     Path(docs["output_path"]).mkdir(parents=True)
-    (Path(docs["output_path"]) / "_SUCCESS").write_text("")
+    (Path(docs["output_path"]) / SUCCESS_MARKER).write_text("")
     assert main(["compile", str(spec), "--format", "json", "--root", str(root)]) == 0
     assert [s["status"] for s in json.loads(capsys.readouterr().out)["steps"]] == ["cached", "pending"]
     assert main(["compile", str(spec), "--root", str(root)]) == 0
@@ -67,11 +70,33 @@ def test_compile_json_contract_and_cached_status(
     assert f"docs  ingest  {docs['hash']}  cached" in text
 
 
+def test_compile_and_dry_run_show_failed_and_running_steps(
+    write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, root = write_spec(TWO_STEPS), str(tmp_path / "runs")
+    plan = compile_spec(spec, root)
+    docs, t = (Path(plan.step(name).output_path) for name in ("docs", "t"))
+    keep_failed(attempt_dir(docs, "x", clear_leftovers=False), docs)  # as a failed step leaves it
+    lease = Lease(t)
+    assert lease.try_acquire()  # as a run executing `t` holds it
+    try:
+        assert main(["compile", str(spec), "--format", "json", "--root", root]) == 0
+        assert [s["status"] for s in json.loads(capsys.readouterr().out)["steps"]] == ["failed", "running"]
+        assert main(["compile", str(spec), "--root", root]) == 0
+        text = capsys.readouterr().out
+        assert f"docs  ingest  {plan.step('docs').hash}  failed" in text
+        assert "2 steps (1 running, 1 failed)" in text
+        assert main(["run", str(spec), "--root", root, "--dry-run"]) == 0
+        assert capsys.readouterr().out == "2 steps, 2 would run: docs (failed), t (running)\n"
+    finally:
+        lease.release()
+
+
 @pytest.mark.parametrize(("fmt", "needle"), [("dot", '"docs" -> "t";'), ("mermaid", "docs --> t")])
 def test_compile_graph_formats(
     write_spec: Callable[..., Path], capsys: pytest.CaptureFixture[str], fmt: str, needle: str
 ) -> None:
-    spec = write_spec(GOOD + '\n[steps.t]\nkind = "extract"\ninput = "@docs"\n')
+    spec = write_spec(TWO_STEPS)
     assert main(["compile", str(spec), "--format", fmt, "--root", "/runs"]) == 0
     assert needle in capsys.readouterr().out
 

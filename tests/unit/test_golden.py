@@ -15,6 +15,7 @@ import pytest
 
 from lmspec.compiler import compile_spec
 from lmspec.compiler.render import plan_dict
+from lmspec.outputs.status import plan_statuses
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 SPECS = sorted(p for p in GOLDEN.iterdir() if p.suffix in (".toml", ".yaml"))
@@ -23,7 +24,8 @@ SPECS = sorted(p for p in GOLDEN.iterdir() if p.suffix in (".toml", ".yaml"))
 @pytest.mark.parametrize("spec", SPECS, ids=[p.name for p in SPECS])
 def test_plan_matches_golden(spec: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(GOLDEN)
-    plan = plan_dict(compile_spec(Path(spec.name), "/runs"))
+    compiled = compile_spec(Path(spec.name), "/runs")
+    plan = plan_dict(compiled, plan_statuses(compiled))  # statuses read as `lmspec compile` reads them
     expected_file = spec.with_suffix(".plan.json")
     if os.environ.get("LMSPEC_UPDATE_GOLDEN"):
         expected_file.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")

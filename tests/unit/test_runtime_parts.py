@@ -1,4 +1,4 @@
-"""Runtime pieces without Luigi: leases, atomic publish, fingerprint diffs, run ids."""
+"""Runtime pieces without Luigi: leases, atomic publish, fingerprint diffs, run ids, memory sizes."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from lmspec.catalog.explain import fingerprint_diff
-from lmspec.runtime.outputs import Lease, attempt_dir, is_complete, lease_active, publish
+from lmspec.outputs.lifecycle import Lease, attempt_dir, is_complete, lease_active, publish
 from lmspec.runtime.provenance import uuid7
+from lmspec.runtime.runner import memory_bytes
 
 
 def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
@@ -31,9 +32,9 @@ def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
 def test_lease_with_stopped_heartbeat_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMSPEC_LEASE_TIMEOUT_S", "0.5")
     out = tmp_path / "step-abc"
-    lease_file = out.with_name(out.name + ".lease")
-    lease_file.write_text(json.dumps({"token": "other", "pid": 1, "host": "another-host"}))
     taker = Lease(out)
+    lease_file = taker.path
+    lease_file.write_text(json.dumps({"token": "other", "pid": 1, "host": "another-host"}))
     assert not taker.try_acquire()  # fresh heartbeat on another host: respected
     old = time.time() - 5
     os.utime(lease_file, (old, old))
@@ -43,11 +44,8 @@ def test_lease_with_stopped_heartbeat_is_taken_over(tmp_path: Path, monkeypatch:
 
 
 def test_lease_of_a_dead_local_process_is_stale_at_once(tmp_path: Path) -> None:
-    out = tmp_path / "step-abc"
-    out.with_name(out.name + ".lease").write_text(
-        json.dumps({"token": "dead", "pid": 2**22 + 12345, "host": socket.gethostname()})
-    )
-    lease = Lease(out)
+    lease = Lease(tmp_path / "step-abc")
+    lease.path.write_text(json.dumps({"token": "dead", "pid": 2**22 + 12345, "host": socket.gethostname()}))
     assert lease.try_acquire()
     lease.release()
 
@@ -61,8 +59,7 @@ def test_publish_is_atomic_and_replaces_a_forced_output(tmp_path: Path) -> None:
     assert is_complete(out)
     assert (out / "data.txt").read_text() == "one"
 
-    leftover = out.with_name(out.name + ".tmp-killed")
-    leftover.mkdir()
+    leftover = attempt_dir(out, "killed", clear_leftovers=False)  # as a killed run leaves it
     tmp = attempt_dir(out, "t2", clear_leftovers=True)  # after a takeover: clears what a killed attempt left
     assert not leftover.exists()
     (tmp / "data.txt").write_text("two")
@@ -106,3 +103,20 @@ def test_progress_table_shows_every_step_state_and_elapsed() -> None:
     assert lines[1].split() == ["docs", "ingest", "cached"]
     assert lines[2].split()[:3] == ["model", "train", "failed"]
     assert lines[2].split()[-1] == "s"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("16GiB", 16 * 1024**3),
+        ("16GB", 16 * 1000**3),
+        ("1.5 MB", 1_500_000),
+        ("2TiB", 2 * 1024**4),
+        ("512KiB", 512 * 1024),
+        ("3 TB", 3 * 1000**4),
+        ("7KB", 7000),
+        ("0.5MiB", 512 * 1024),
+    ],
+)
+def test_memory_sizes_in_decimal_and_binary_units(text: str, expected: int) -> None:
+    assert memory_bytes(text) == expected

@@ -1,4 +1,5 @@
-"""Step outputs on disk: the lease that makes one process execute a step, and the atomic publish.
+"""A step output's life on disk: the lease that makes one process execute a step, the attempt it writes,
+the atomic publish, and the failed attempt kept for its log. The only module that names these files.
 
 Layout beside an output `<root>/<step>-<hash>`:
   `<out>.lease`      held while a process executes the step (pid, host, token; mtime is its heartbeat)
@@ -21,8 +22,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from lmspec.compiler.plan import SUCCESS_MARKER
-
+SUCCESS_MARKER = "_SUCCESS"
+"""A step is complete when its output directory holds this file (written last, after an atomic rename)."""
 LOG_NAME = "lmspec-step.log"
 RESULT_NAME = "lmspec-step.json"
 
@@ -158,9 +159,22 @@ def publish(tmp: Path, output: Path, result: dict[str, Any]) -> None:
     os.replace(marker_tmp, output / SUCCESS_MARKER)
 
 
+def invalidate(output: Path) -> None:
+    """Make `output` incomplete, so every process (forked or not) agrees it must run again, and drop its
+    resume state: a forced step starts from scratch, not from its last checkpoint."""
+    with contextlib.suppress(FileNotFoundError):
+        (output / SUCCESS_MARKER).unlink()
+    shutil.rmtree(resume_dir(output), ignore_errors=True)
+
+
+def failed_dir(output: Path) -> Path:
+    """Where the last failed attempt of `output` is kept, with its log."""
+    return output.with_name(f"{output.name}.failed")
+
+
 def keep_failed(tmp: Path, output: Path) -> Path:
     """Keep a failed attempt as `<out>.failed` (replacing an older one) so its log can be read."""
-    failed = output.with_name(f"{output.name}.failed")
+    failed = failed_dir(output)
     shutil.rmtree(failed, ignore_errors=True)
     os.replace(tmp, failed)
     return failed

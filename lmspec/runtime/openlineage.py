@@ -17,7 +17,9 @@ from lmspec.compiler.plan import StepPlan
 PRODUCER = f"https://github.com/lmspec/lmspec/tree/v{__version__}"
 
 
-class LineageEmitter:
+class OpenLineageEmitter:
+    """Sends one OpenLineage event per step state change; one client per process (forked workers make their own)."""
+
     def __init__(self, root: str, experiment: str) -> None:
         self.root = root
         self.namespace = f"lmspec/{experiment}"

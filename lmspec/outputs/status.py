@@ -1,0 +1,75 @@
+"""Each step's status, read from its output on disk: what `lmspec compile`, `run --dry-run`, `explain` and
+the experiment record show. Reads only; imports no engine and nothing from lmspec.runtime, so the
+compiler's commands stay light.
+
+  cached   the output holds its success marker
+  running  a live process holds the step's lease
+  failed   a failed attempt is kept beside the output, and no success marker
+  pending  none of these
+  unknown  the root is a URL that cannot be read (offline, no credentials)
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from lmspec.compiler.plan import Plan, Status, StepPlan, is_url, join
+from lmspec.outputs.lifecycle import SUCCESS_MARKER, failed_dir, is_complete, lease_active
+
+REMOTE_TIMEOUT_S = 10.0
+_unreachable: dict[str, str] = {}
+"""Remote root -> why it could not be read; checked once per process, so an offline compile is not slowed
+by one network timeout per step."""
+
+
+def plan_statuses(plan: Plan) -> dict[str, Status]:
+    """Step name -> its status, for every step of `plan`."""
+    return {step.name: step_status(plan, step) for step in plan.steps}
+
+
+def step_status(plan: Plan, step: StepPlan) -> Status:
+    """The status of one step of `plan` (whose root says whether it is local or remote)."""
+    if is_url(plan.root):
+        return _remote_status(plan.root, step.output_path)
+    return output_status(Path(step.output_path))
+
+
+def output_status(output: Path) -> Status:
+    """The status of a local output; a live lease wins over an older failed attempt (it is being retried)."""
+    if is_complete(output):
+        return "cached"
+    if lease_active(output):
+        return "running"
+    return "failed" if failed_dir(output).is_dir() else "pending"
+
+
+def _remote_status(root: str, output_path: str) -> Status:
+    """`cached` or `pending` by the success marker alone: `lmspec run` writes to local or mounted roots
+    only, so a remote root holds no leases or failed attempts. `unknown` when the root cannot be read."""
+    if root in _unreachable:
+        return "unknown"
+    found: list[bool | BaseException] = []
+    check = threading.Thread(target=_remote_exists, args=(join(output_path, SUCCESS_MARKER), found), daemon=True)
+    check.start()
+    check.join(REMOTE_TIMEOUT_S)  # filesystems retry for a minute offline; a plan should not wait that long
+    if found and isinstance(found[0], bool):
+        return "cached" if found[0] else "pending"
+    reason = str(found[0]).splitlines()[0] if found else f"no answer in {REMOTE_TIMEOUT_S:.0f} s"
+    _unreachable[root] = reason
+    print(f"lmspec: cannot read {root} ({reason}); step statuses are unknown", file=sys.stderr)
+    return "unknown"
+
+
+def _remote_exists(url: str, found: list[bool | BaseException]) -> None:
+    import fsspec  # only remote roots pay for it
+
+    for noisy in ("gcsfs", "s3fs", "fsspec", "google", "aiohttp"):  # they log tracebacks before raising
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
+    try:
+        fs, inner = fsspec.core.url_to_fs(url)
+        found.append(bool(fs.exists(inner)))
+    except Exception as exc:  # any filesystem's error: gcsfs, s3fs, ... each raise their own types
+        found.append(exc)
