@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", nargs="+", default=[], metavar="STEP", help="re-run these steps and their dependents")
     run.add_argument("--dry-run", action="store_true", help="show what would run, run nothing")
     run.add_argument("--quiet", action="store_true", help="one plain line per event instead of the live view")
+    run.add_argument(
+        "--allow-runner-processes",
+        action="store_true",
+        help="let Beam runner settings start local processes (job servers, PROCESS environments); off by default",
+    )
     run.set_defaults(handler=_run)
 
     report = commands.add_parser("report", help="compare the evaluate steps: a table (Markdown, HTML) and loss curves")
@@ -170,6 +175,7 @@ def _spec_files(paths: list[Path]) -> list[Path]:
 
 def _validate(args: argparse.Namespace) -> int:
     from lmspec.compiler import check
+    from lmspec.compiler.sources import display_path
 
     files = _spec_files(args.specs)
     diagnostics: list[Diagnostic] = []
@@ -179,6 +185,12 @@ def _validate(args: argparse.Namespace) -> int:
             check(path)
         except SpecError as exc:
             diagnostics.extend(exc.diagnostics)
+            bad_files += 1
+        except Exception as exc:  # lmspec's own bug on this file: say so, and go on with the others
+            if args.debug:
+                raise
+            message = f"internal error while checking this file (a bug in lmspec; --debug shows it): {exc!r}"
+            diagnostics.append(Diagnostic(display_path(path), 1, 1, "", message[:500]))
             bad_files += 1
     _print_diagnostics(diagnostics, args.format, sys.stdout)
     if diagnostics:
@@ -266,6 +278,7 @@ def _run(args: argparse.Namespace) -> int:
         scheduler=_host_port(args.scheduler),
         force=tuple(args.force),
         live=wants_live(args.quiet) and args.workers == 1,
+        allow_runner_processes=args.allow_runner_processes,
     )
     for line in describe(summary):
         print(line)

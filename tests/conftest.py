@@ -21,6 +21,12 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_fingerprint_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Input fingerprints are cached per user; the tests (and the lmspec processes they start) keep their own."""
+    os.environ["LMSPEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("lmspec-cache"))
+
+
 def diagnostics_of(path: Path) -> list[Diagnostic]:
     """Every diagnostic for `path`; an empty list when it is valid."""
     try:

@@ -31,6 +31,17 @@ def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
     return [] if before == after else [f"{path}: {before!r} -> {after!r}"]
 
 
+def data_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """`input data changed: data/x.jsonl` for each raw input whose content fingerprint differs."""
+    old, new = before.get("data", {}), after.get("data", {})
+    verbs = {(True, True): "changed", (False, True): "added", (True, False): "removed"}
+    return [
+        f"input data {verbs[(path in old, path in new)]}: {path}"
+        for path in sorted(set(old) | set(new))
+        if old.get(path) != new.get(path)
+    ]
+
+
 def explain(plan: Plan, step_name: str, catalog: Catalog) -> list[str]:
     step = plan.step(step_name)
     lines = [f"{step.name} ({step.kind}) hash {step.hash} -> {step.output_path} [{step_status(plan, step)}]"]
@@ -39,7 +50,8 @@ def explain(plan: Plan, step_name: str, catalog: Catalog) -> list[str]:
         lines.append(f"no earlier artifact of step `{step.name}` in the catalog: nothing to compare with")
         return lines
     lines.append(f"compared with {previous.hash} ({previous.status}, run {previous.run_id}) at {previous.output_path}")
-    changes = fingerprint_diff(previous.fingerprint, step.fingerprint)
+    changes = [*data_changes(previous.fingerprint, step.fingerprint)]
+    changes += fingerprint_diff({**previous.fingerprint, "data": {}}, {**step.fingerprint, "data": {}})
     lines.extend(f"  {line}" for line in changes)
     for name in step.inputs:
         now = plan.step(name)

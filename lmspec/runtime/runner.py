@@ -31,6 +31,7 @@ from lmspec.outputs.lifecycle import (
 )
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.openlineage import OpenLineageEmitter
+from lmspec.runtime.preflight import preflight
 from lmspec.runtime.progress import Progress
 from lmspec.runtime.provenance import (
     RunSummary,
@@ -189,6 +190,7 @@ def run_plan(
     scheduler: tuple[str, int] | None = None,
     force: tuple[str, ...] = (),
     live: bool = False,
+    allow_runner_processes: bool = False,
 ) -> RunSummary:
     """Execute every step of `plan` that is not complete; never raises for a failed step (see the summary)."""
     if is_url(plan.root):
@@ -197,8 +199,7 @@ def run_plan(
     forced = _downstream(plan, force)
     before = {s.name: s.name not in forced and is_complete(Path(s.output_path)) for s in plan.steps}
     to_run = [s for s in plan.steps if not before[s.name]]
-    _check_executors(to_run)
-    _check_memory(to_run)
+    preflight(to_run, allow_runner_processes)
     for name in forced:
         invalidate(Path(plan.step(name).output_path))
 
@@ -262,58 +263,6 @@ def _downstream(plan: Plan, names: tuple[str, ...]) -> set[str]:
         if forced & set(step.inputs):
             forced.add(step.name)
     return forced
-
-
-def _check_executors(pending: list[StepPlan]) -> None:
-    missing: dict[str, list[str]] = {}
-    for step in pending:
-        if executor_for(type(step.config)) is None:
-            missing.setdefault(step.kind, []).append(step.name)
-    if missing:
-        listing = "; ".join(f"{kind} (steps: {', '.join(names)})" for kind, names in sorted(missing.items()))
-        raise UsageError(
-            f"no executor is installed for these step kinds: {listing}. "
-            "Executors arrive with lmspec's engine modules, or register your own through $LMSPEC_PLUGINS."
-        )
-
-
-MEMORY_UNITS = {
-    "KB": 1000,
-    "MB": 1000**2,
-    "GB": 1000**3,
-    "TB": 1000**4,
-    "KiB": 1024,
-    "MiB": 1024**2,
-    "GiB": 1024**3,
-    "TiB": 1024**4,
-}
-
-
-def memory_bytes(text: str) -> int:
-    """`16GiB`, `1.5 GB` -> bytes (KB..TB are powers of 1000, KiB..TiB of 1024), as `resources.memory` takes."""
-    unit = text[-3:] if text.endswith("iB") else text[-2:]
-    return int(float(text[: -len(unit)]) * MEMORY_UNITS[unit])
-
-
-def physical_memory() -> int:
-    """Bytes of RAM on this machine."""
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _check_memory(pending: list[StepPlan]) -> None:
-    """Refuse the run before anything executes when a step asks for more memory than this machine has:
-    better now than an out-of-memory kill hours into the run."""
-    machine = physical_memory()
-    short = [
-        f"{step.name} (resources.memory = {memory!r})"
-        for step in pending
-        if (memory := step.config.resources.memory) is not None and memory_bytes(memory) > machine
-    ]
-    if short:
-        raise UsageError(
-            f"not enough memory on this machine ({machine / 1024**3:.1f} GiB) for: {', '.join(short)}. "
-            "Run the spec on a machine with more memory, or lower `resources.memory` if the step needs less."
-        )
 
 
 def _sinks(plan: Plan) -> list[str]:
@@ -390,4 +339,4 @@ def describe(summary: RunSummary) -> list[str]:
     return lines
 
 
-__all__ = ["StepFailed", "describe", "memory_bytes", "physical_memory", "run_plan"]
+__all__ = ["StepFailed", "describe", "run_plan"]

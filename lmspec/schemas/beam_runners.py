@@ -9,6 +9,8 @@ start local processes need `lmspec run --allow-runner-processes`.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 
@@ -102,21 +104,26 @@ BEAM_RUNNERS: dict[str, BeamRunner] = {
 to download the Prism runner from the internet."""
 
 
+@functools.cache
+def _plugins() -> dict[str, str]:
+    """Runner name -> import path, from the entry points (read once: scanning them costs ~15 ms)."""
+    return {e.name: e.value.replace(":", ".") for e in metadata.entry_points(group=PLUGIN_GROUP)}
+
+
 def runner_names() -> list[str]:
     """Built-in runner names, then the ones installed through the `lmspec.beam_runners` entry points."""
-    return [*BEAM_RUNNERS, *(e.name for e in metadata.entry_points(group=PLUGIN_GROUP) if e.name not in BEAM_RUNNERS)]
+    return [*BEAM_RUNNERS, *(name for name in _plugins() if name not in BEAM_RUNNERS)]
 
 
 def runner(name: str) -> BeamRunner | None:
     """The allow-listed runner called `name` (plugins accept any option; they are the installer's choice)."""
     if name in BEAM_RUNNERS:
         return BEAM_RUNNERS[name]
-    for entry in metadata.entry_points(group=PLUGIN_GROUP, name=name):
-        return BeamRunner(entry.value.replace(":", "."), frozenset())
-    return None
+    path = _plugins().get(name)
+    return BeamRunner(path, frozenset()) if path is not None else None
 
 
-def process_reasons(name: str, options: dict[str, object]) -> list[str]:
+def process_reasons(name: str, options: Mapping[str, object]) -> list[str]:
     """Why running with this runner and these options would start processes on this machine; [] if it would not."""
     found = runner(name)
     if found is None:

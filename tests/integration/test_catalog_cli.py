@@ -127,3 +127,14 @@ def test_postgresql_catalog(project: Project) -> None:
     )
     tree = json.loads(_cli(project, "catalog", "lineage", "unique", "--catalog", url, "--json").stdout)
     assert tree["inputs"][0]["inputs"][0]["step"] == "docs"
+
+
+def test_an_input_edited_in_place_reruns_and_explain_says_why(project: Project) -> None:
+    assert project.run().returncode == 0
+    data = project.dir / "data" / "a.jsonl"
+    data.write_text(data.read_text() + "one more line of text here\n")
+    again = project.run()
+    assert again.returncode == 0
+    assert project.executions().count("docs") == 2  # not served from the first run's cache
+    explained = _cli(project, "explain", str(project.spec), "docs", "--root", str(project.root)).stdout
+    assert "  input data changed: data/a.jsonl" in explained

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lmspec.outputs.lifecycle import LOG_NAME, SUCCESS_MARKER
-from lmspec.runtime.runner import physical_memory
+from lmspec.runtime.preflight import physical_memory
 from tests.integration.conftest import Project
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 from lmspec.catalog.explain import fingerprint_diff
 from lmspec.outputs.lifecycle import Lease, attempt_dir, is_complete, lease_active, publish
 from lmspec.runtime.provenance import uuid7
-from lmspec.runtime.runner import memory_bytes
+from lmspec.runtime.preflight import memory_bytes
 
 
 def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
