@@ -13,8 +13,8 @@ import pytest
 
 from lmspec.catalog.explain import fingerprint_diff
 from lmspec.outputs.lifecycle import Lease, attempt_dir, is_complete, lease_active, publish
-from lmspec.runtime.provenance import uuid7
 from lmspec.runtime.preflight import memory_bytes
+from lmspec.runtime.provenance import uuid7
 
 
 def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
