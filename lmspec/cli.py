@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from lmspec.catalog import Catalog
     from lmspec.compiler.plan import Plan
 
-SCHEMA_PATH = Path("schemas/experiment.schema.json")
+SCHEMA_DIR = Path("schemas")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -135,9 +135,15 @@ def _parser() -> argparse.ArgumentParser:
         query.add_argument("--json", action="store_true", help="machine-readable output")
         query.set_defaults(handler=_catalog)
 
-    schema = commands.add_parser("schema", help=f"write the JSON Schema for editors to {SCHEMA_PATH}")
-    schema.add_argument("--output", type=Path, default=SCHEMA_PATH, help="where to write it ('-' for stdout)")
-    schema.add_argument("--check", action="store_true", help="exit 1 if the file on disk is stale, write nothing")
+    schema = commands.add_parser("schema", help=f"write the JSON Schemas for editors into {SCHEMA_DIR}/")
+    schema.add_argument(
+        "--output",
+        type=Path,
+        default=SCHEMA_DIR,
+        help="folder for experiment.schema.json and experiment.partial.schema.json ('-': print one to stdout)",
+    )
+    schema.add_argument("--partial", action="store_true", help="with --output -: print the relaxed (partial) schema")
+    schema.add_argument("--check", action="store_true", help="exit 1 if a file on disk is stale, write nothing")
     schema.set_defaults(handler=_schema)
     return parser
 
@@ -381,22 +387,26 @@ def _catalog(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from lmspec.schemas.json_schema import schema_text
+    from lmspec.schemas.json_schema import SCHEMA_FILES, schema_text
 
-    text = schema_text()
     if str(args.output) == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(schema_text("partial" if args.partial else "strict"))
         return 0
-    current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
+    stale = []
+    for variant, name in SCHEMA_FILES.items():
+        path, text = args.output / name, schema_text(variant)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if args.check:
+            stale += [path] if current != text else []
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+    if stale:
+        print(f"stale: {', '.join(map(str, stale))}: run `lmspec schema` and commit the result", file=sys.stderr)
+        return 1
     if args.check:
-        if current != text:
-            print(f"{args.output} is stale: run `lmspec schema` and commit the result", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
+        print(f"{args.output}/ is up to date")
     return 0
 
 

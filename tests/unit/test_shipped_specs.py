@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lmspec.compiler import check, compile_spec
-from lmspec.schemas.json_schema import schema_text
+from lmspec.schemas.json_schema import SCHEMA_FILES, schema_text
 from tests.conftest import REPO
 
 SHIPPED = sorted(
@@ -55,9 +55,10 @@ def test_reference_specs_have_the_shapes_they_promise() -> None:
     assert set(cooldown.inputs) == {"web_tokens", "code_tokens", "model"}
 
 
-def test_committed_schema_is_current() -> None:
-    committed = (REPO / "schemas/experiment.schema.json").read_text(encoding="utf-8")
-    assert committed == schema_text(), "schemas/experiment.schema.json is stale: run `lmspec schema` and commit it"
+@pytest.mark.parametrize("variant", sorted(SCHEMA_FILES))
+def test_committed_schemas_are_current(variant: str) -> None:
+    committed = (REPO / "schemas" / SCHEMA_FILES[variant]).read_text(encoding="utf-8")
+    assert committed == schema_text(variant), f"schemas/{SCHEMA_FILES[variant]} is stale: run `lmspec schema`"
 
 
 def test_schema_marks_execution_only_fields() -> None:
