@@ -29,7 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from lmspec.compiler.hardware import ACCELERATORS, parameter_count, resolve_slice  # noqa: E402
-from lmspec.compiler.maxtext import command_line, hardware_flags, output_flags, train_flags  # noqa: E402
+from lmspec.compiler.maxtext import RUN_NAME, command_line, hardware_flags, output_flags, train_flags  # noqa: E402
+from lmspec.outputs.model import TENSORBOARD_DIR, Flags  # noqa: E402
 from lmspec.runtime.training.events import read_series  # noqa: E402
 from lmspec.schemas.training import Train  # noqa: E402
 
@@ -47,7 +48,7 @@ def train_step(args: argparse.Namespace, batch_size: int) -> Train:
     )
 
 
-def lowered_flags(args: argparse.Namespace, train: Train, work: Path) -> dict[str, str | int | float | bool]:
+def lowered_flags(args: argparse.Namespace, train: Train, work: Path) -> Flags:
     """What `lmspec run` passes MaxText for this train step, with synthetic data in place of a tokenize output."""
     hardware = resolve_slice({"accelerator": "gpu", "type": args.accelerator})
     return {
@@ -73,7 +74,7 @@ def measure(args: argparse.Namespace, batch_size: int, folder: Path) -> dict[str
         print(f"batch {batch_size}: MaxText exited with {code}; last lines of {log}:", flush=True)
         print("\n".join(log.read_text().splitlines()[-25:]), flush=True)
         return {"batch_size": batch_size, "error": f"exit {code}"}
-    series = read_series(work / "run" / "tensorboard")
+    series = read_series(work / RUN_NAME / TENSORBOARD_DIR)
 
     def median(name: str) -> float:
         return statistics.median(v for step, v in series[name] if step >= args.warmup)

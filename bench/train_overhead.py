@@ -1,7 +1,7 @@
 """Benchmark: training throughput of `lmspec run` against the same MaxText command run directly.
 
 Target (bench/README.md): tokens/s of a train step under lmspec >= 0.97x MaxText run by hand, after
-warm-up. Both runs use the flags lmspec lowered (read back from the step's maxtext-flags.json), the same
+warm-up. Both runs use the flags lmspec lowered (read back from the step's output), the same
 data and the same machine; they alternate for `--repeat` rounds, the order flipped every round. Tokens/s
 per step come from each run's TensorBoard events; the first `--warmup` steps (compilation, first
 checkpoint) are left out and the median of the rest is compared.
@@ -12,7 +12,6 @@ checkpoint) are left out and the median of the rest is compared.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -26,7 +25,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from examples.quickstart_data import english_paragraphs, write_jsonl  # noqa: E402
-from lmspec.compiler.maxtext import command_line  # noqa: E402
+from lmspec.compiler.maxtext import RUN_NAME, command_line  # noqa: E402
+from lmspec.outputs.model import TENSORBOARD_DIR, Flags, ModelCheckpoint  # noqa: E402
 from lmspec.runtime.training.events import read_series  # noqa: E402
 
 SPEC = """
@@ -65,7 +65,7 @@ def median_tokens_per_s(tensorboard: Path, warmup: int) -> float:
     return statistics.median(v for step, v in points if step >= warmup)
 
 
-def run_lmspec(folder: Path, env: dict[str, str], attempt: int) -> tuple[float, Path]:
+def run_lmspec(folder: Path, env: dict[str, str], attempt: int) -> tuple[float, ModelCheckpoint]:
     root = folder / f"runs-{attempt}"
     if root.exists():
         shutil.rmtree(root)
@@ -79,16 +79,16 @@ def run_lmspec(folder: Path, env: dict[str, str], attempt: int) -> tuple[float, 
     )
     wall = time.perf_counter() - started
     [model] = [p for p in root.glob("model-*") if p.is_dir() and "." not in p.name]
-    return wall, model
+    return wall, ModelCheckpoint(model)
 
 
-def run_direct(flags: dict[str, object], folder: Path, env: dict[str, str], attempt: int) -> tuple[float, Path]:
+def run_direct(flags: Flags, folder: Path, env: dict[str, str], attempt: int) -> tuple[float, Path]:
     work = folder / f"direct-{attempt}"
     shutil.rmtree(work, ignore_errors=True)
-    command = command_line({**flags, "base_output_directory": str(work)}, python=sys.executable)  # type: ignore[dict-item]
+    command = command_line({**flags, "base_output_directory": str(work)}, python=sys.executable)
     started = time.perf_counter()
     subprocess.run(command, env={**env, "JAX_PLATFORMS": "cpu"}, check=True, capture_output=True)
-    return time.perf_counter() - started, work / "run" / "tensorboard"
+    return time.perf_counter() - started, work / RUN_NAME / TENSORBOARD_DIR
 
 
 def main() -> None:
@@ -114,14 +114,14 @@ def main() -> None:
         )
         results: dict[str, list[float]] = {"lmspec": [], "direct": []}
         walls: dict[str, list[float]] = {"lmspec": [], "direct": []}
-        flags: dict[str, object] = {}
+        flags: Flags = {}
         for attempt in range(args.repeat):
             # Odd rounds run MaxText directly first, so a drift in the machine's speed favours neither.
             for who in ("lmspec", "direct") if attempt % 2 == 0 or not flags else ("direct", "lmspec"):
                 if who == "lmspec":
                     wall, model = run_lmspec(folder, env, attempt)
-                    tensorboard = model / "tensorboard"
-                    flags = json.loads((model / "maxtext-flags.json").read_text())
+                    tensorboard = model.tensorboard
+                    flags = model.flags()
                 else:
                     wall, tensorboard = run_direct(flags, folder, env, attempt)
                 results[who].append(median_tokens_per_s(tensorboard, args.warmup))

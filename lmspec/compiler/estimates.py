@@ -1,4 +1,4 @@
-"""What each train step of a plan will cost: parameters, tokens, FLOPs, time and money, and its launch command.
+"""What each training step of a plan will cost: parameters, tokens, FLOPs, time and money, and its launch command.
 
 Pure: computed from the validated configs alone, so `lmspec compile` shows it before anything runs.
 """
@@ -8,22 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lmspec.compiler.hardware import Accelerator, Estimate, Slice, parameter_count, resolve_slice
-from lmspec.compiler.maxtext import (
-    DEFAULT_VOCAB_SIZE,
-    checkpoint_items,
-    data_flags,
-    hardware_flags,
-    launch_command,
-    output_flags,
-    train_flags,
-)
-from lmspec.compiler.plan import Plan, StepPlan, join
-from lmspec.schemas.training import Tokenize, Train, TrainTokenizer
+from lmspec.compiler.maxtext import DEFAULT_VOCAB_SIZE, TrainingData, launch_command, lower
+from lmspec.compiler.plan import Plan, StepPlan
+from lmspec.outputs.model import final_checkpoint
+from lmspec.schemas.base import is_ref, ref_name
+from lmspec.schemas.training import MaxTextTraining, Tokenize, TrainTokenizer
 
 
 @dataclass(frozen=True)
 class TrainEstimate:
-    """One train step's estimate on the slice its `resources` ask for."""
+    """One training step's estimate on the slice its `resources` ask for."""
 
     step: str
     estimate: Estimate
@@ -33,63 +27,83 @@ class TrainEstimate:
     """The multi-host launch command, for a slice that spans hosts."""
 
 
-def planned_vocab(plan: Plan, train: Train) -> tuple[int, bool]:
-    """The vocabulary size a train step will have, and whether it is known before running."""
-    if train.model.vocab_size is not None:
-        return train.model.vocab_size, True
-    first = train.data if isinstance(train.data, str) else next(iter(train.data))
-    tokens = plan.step(first[1:]).config
-    if isinstance(tokens, Tokenize) and tokens.tokenizer.startswith("@"):
-        tokenizer = plan.step(tokens.tokenizer[1:]).config
+def planned_vocab(plan: Plan, training: MaxTextTraining) -> tuple[int, bool]:
+    """The vocabulary size a training step will have, and whether it is known before running."""
+    if training.model.vocab_size is not None:
+        return training.model.vocab_size, True
+    tokens = _first_tokenize(plan, training)
+    if tokens is not None and is_ref(tokens.tokenizer):
+        tokenizer = plan.step(ref_name(tokens.tokenizer)).config
         if isinstance(tokenizer, TrainTokenizer):
             return tokenizer.vocab_size, True
     return DEFAULT_VOCAB_SIZE, False
 
 
-def estimate(train: Train, vocab_size: int, hardware: Slice) -> Estimate:
-    parameters = parameter_count(train.model.model_dump(), vocab_size)
-    return Estimate(parameters, train.total_tokens, 6.0 * parameters * train.total_tokens, hardware)
+def estimate(training: MaxTextTraining, vocab_size: int, hardware: Slice) -> Estimate:
+    parameters = parameter_count(training.model.model_dump(), vocab_size)
+    return Estimate(parameters, training.total_tokens, 6.0 * parameters * training.total_tokens, hardware)
 
 
 def train_estimates(plan: Plan, table: dict[str, Accelerator]) -> dict[str, TrainEstimate]:
-    """Step name -> estimate, for every train step of the plan."""
-    found: dict[str, TrainEstimate] = {}
-    for step in plan.steps:
-        if isinstance(step.config, Train):
-            found[step.name] = _estimate_step(plan, step, step.config, table)
-    return found
-
-
-def _estimate_step(plan: Plan, step: StepPlan, train: Train, table: dict[str, Accelerator]) -> TrainEstimate:
-    vocab_size, known = planned_vocab(plan, train)
-    hardware = resolve_slice(train.resources.model_dump(), table)
-    tokens = {name: plan.step(name).output_path for name in step.inputs if isinstance(plan.step(name).config, Tokenize)}
-    first = plan.step(next(iter(tokens))).config
-    append_eos = first.append_eos if isinstance(first, Tokenize) else True
-    flags = {
-        **train_flags(train, vocab_size),
-        **hardware_flags(hardware, train),
-        **data_flags(train, tokens, append_eos),
-        **output_flags(train, f"{step.output_path}.resume"),
+    """Step name -> estimate, for every training step of the plan."""
+    return {
+        step.name: _estimate_step(plan, step, step.config, table)
+        for step in plan.steps
+        if isinstance(step.config, MaxTextTraining)
     }
-    if train.init_from is not None:
-        upstream = plan.step(train.init_from[1:])
-        assert isinstance(upstream.config, Train)
-        flags["load_parameters_path"] = join(upstream.output_path, checkpoint_items(upstream.config.total_steps - 1))
+
+
+def _estimate_step(
+    plan: Plan, step: StepPlan, training: MaxTextTraining, table: dict[str, Accelerator]
+) -> TrainEstimate:
+    vocab_size, known = planned_vocab(plan, training)
+    hardware = resolve_slice(training.resources.model_dump(), table)
+    flags = lower(
+        training,
+        hardware=hardware,
+        vocab_size=vocab_size,
+        data=_planned_data(plan, training),
+        work_dir=f"{step.output_path}.resume",
+        init_checkpoint=_planned_init(plan, training),
+    )
     return TrainEstimate(
-        step.name, estimate(train, vocab_size, hardware), known, launch_command(step.name, step.hash, hardware, flags)
+        step.name,
+        estimate(training, vocab_size, hardware),
+        known,
+        launch_command(step.name, step.hash, hardware, flags),
     )
 
 
+def _first_tokenize(plan: Plan, training: MaxTextTraining) -> Tokenize | None:
+    """The tokenize step of the mixture's first entry, whose tokenizer the run uses."""
+    config = plan.step(ref_name(next(iter(training.mixture())))).config
+    return config if isinstance(config, Tokenize) else None
+
+
+def _planned_data(plan: Plan, training: MaxTextTraining) -> TrainingData:
+    weights = {plan.step(ref_name(ref)).output_path: weight for ref, weight in training.mixture().items()}
+    first = _first_tokenize(plan, training)
+    return TrainingData(weights, first.append_eos if first is not None else True)
+
+
+def _planned_init(plan: Plan, training: MaxTextTraining) -> str | None:
+    """Where the `init_from` step's final checkpoint will be."""
+    if training.init_from is None:
+        return None
+    upstream = plan.step(ref_name(training.init_from))
+    assert isinstance(upstream.config, MaxTextTraining)  # validation allows only model producers here
+    return final_checkpoint(upstream.output_path, upstream.config.final_step)
+
+
 def across_accelerators(plan: Plan, table: dict[str, Accelerator]) -> list[tuple[str, str, Estimate]]:
-    """(step, accelerator, estimate) for every train step on one device of every accelerator, cheapest first.
+    """(step, accelerator, estimate) for every training step on one device of every accelerator, cheapest first.
 
     Cost does not depend on the device count (more devices, proportionally less time), so one device
     stands for any slice of that accelerator.
     """
     rows = []
     for step in plan.steps:
-        if isinstance(step.config, Train):
+        if isinstance(step.config, MaxTextTraining):
             vocab_size, _ = planned_vocab(plan, step.config)
             for name, accelerator in table.items():
                 hardware = Slice(name, name, accelerator, 1)

@@ -1,40 +1,98 @@
-"""Lowering a `train` step to MaxText: its `key=value` config overrides and, for pods, the launch command.
+"""Lowering a training step to MaxText: its `key=value` config overrides and, for pods, the launch command.
 
-Pure data: `lmspec compile` shows these without importing MaxText, and the train executor adds only
-the paths of one execution (data files, output directory, tokenizer) before running them. Every spec
-field has exactly one MaxText key here; a setting MaxText cannot express is rejected by the schema's
-cross-field rules, never silently dropped.
+Pure data, one lowering for both commands: `lmspec compile` calls `lower` with the plan's paths to show
+the estimates and the launch command without importing MaxText, and the train executor calls the same
+`lower` with one execution's paths, adding only what depends on the data's size (`data_size_flags`,
+once the tokenize outputs exist). Every spec field has exactly one MaxText key here; a setting MaxText
+cannot express is rejected by the schema's cross-field rules, never silently dropped.
 """
 
 from __future__ import annotations
 
 import math
 import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lmspec.compiler.hardware import Slice
-from lmspec.compiler.plan import join
-from lmspec.schemas.training import ConstantSchedule, CosineSchedule, LinearSchedule, Train, WsdSchedule
-
-Flags = dict[str, str | int | float | bool]
+from lmspec.outputs.model import Flags
+from lmspec.outputs.tokenizer import tokenizer_dir
+from lmspec.outputs.tokens import TRAIN, VALIDATION, TokensInfo, split_glob
+from lmspec.schemas.training import (
+    ConstantSchedule,
+    CosineSchedule,
+    LinearSchedule,
+    MaxTextTraining,
+    WsdSchedule,
+)
 
 TRAIN_MODULE = "maxtext.trainers.pre_train.train"
 RUN_NAME = "run"
 """MaxText's run directory under a train step's resume directory: `<out>.resume/run/checkpoints/...`."""
-TOKENIZER_DIR = "tokenizer"
-"""The tokenizer directory inside tokenizer, tokenize and train outputs."""
-
-
-def checkpoint_items(step: int) -> str:
-    """A train output's checkpoint of `step`, relative to the output (what `load_parameters_path` takes)."""
-    return f"checkpoints/{step}/items"
-
-
 DEFAULT_VOCAB_SIZE = 32_000
 """Assumed by estimates when a step's vocabulary is known only at run time (a tokenizer file path)."""
+DATA_MARGIN = 1.25
+"""Extra epochs of data beyond the tokens the steps consume, for packing and padding losses."""
+MAX_EVAL_STEPS = 20
+"""Batches per validation round at most: a stable loss without making evaluation cost like training."""
 
 
-def train_flags(train: Train, vocab_size: int) -> Flags:
+@dataclass(frozen=True)
+class TrainingData:
+    """The tokenize outputs a run reads, by path or URL, with their mixture weights in the spec's order."""
+
+    weights: dict[str, float]
+    append_eos: bool
+    """Whether the documents end with eos (the first output's tokenize setting; MaxText adds it on the fly)."""
+
+
+def lower(
+    training: MaxTextTraining,
+    *,
+    hardware: Slice,
+    vocab_size: int,
+    data: TrainingData,
+    work_dir: str,
+    init_checkpoint: str | None,
+) -> Flags:
+    """Every MaxText override of a training step on `hardware`, reading `data`, writing under `work_dir`,
+    starting from the weights at `init_checkpoint` (None: from scratch)."""
+    flags: Flags = {
+        **train_flags(training, vocab_size),
+        **hardware_flags(hardware, training),
+        **data_flags(data),
+        **output_flags(training, work_dir),
+    }
+    if init_checkpoint is not None:
+        flags["load_parameters_path"] = init_checkpoint
+    return flags
+
+
+def data_size_flags(training: MaxTextTraining, tokens: dict[str, TokensInfo]) -> Flags:
+    """What depends on the size of the data (tokenize output path -> its counts), known once it exists:
+    enough epochs of the train splits for the run's tokens, and evaluation on the validation splits
+    when they hold at least one batch (MaxText's eval needs a whole batch). The train splits must hold a
+    batch too, which the executor checks first, with the step's references in its message."""
+    batch_tokens = training.batch_size * training.model.seq_len
+    train_tokens = sum(info.train.tokens for info in tokens.values())
+    flags: Flags = {"num_epoch": math.ceil(training.total_tokens * DATA_MARGIN / train_tokens)}
+    validation = {split_glob(path, VALIDATION): info.validation.tokens for path, info in tokens.items()}
+    held_out = {pattern: count for pattern, count in validation.items() if count}
+    if sum(held_out.values()) >= batch_tokens:
+        # MaxText evaluates after step index i when (i - eval_start_step) % eval_interval == 0: this makes it
+        # every `eval_every` completed steps, or once after the last step.
+        interval = training.eval_every or training.total_steps
+        flags.update(
+            grain_eval_files=_weighted(held_out),
+            eval_interval=interval,
+            eval_start_step=interval - 1,
+            eval_steps=min(MAX_EVAL_STEPS, sum(held_out.values()) // batch_tokens),
+        )
+    return flags
+
+
+def train_flags(train: MaxTextTraining, vocab_size: int) -> Flags:
     """The MaxText keys for what the step computes: model, optimizer, schedule, length, batch, seed."""
     model = train.model
     steps = train.total_steps
@@ -66,7 +124,7 @@ def train_flags(train: Train, vocab_size: int) -> Flags:
     return flags
 
 
-def schedule_flags(train: Train) -> Flags:
+def schedule_flags(train: MaxTextTraining) -> Flags:
     """Warm-up and decay as MaxText's fractions, chosen so that MaxText's `int(steps * fraction)` gives back
     exactly the spec's step counts."""
     schedule, steps = train.schedule, train.total_steps
@@ -101,37 +159,31 @@ def exact_fraction(part: int, whole: int) -> float:
     return fraction
 
 
-def split_file(split: str, index: int) -> str:
-    """Shard `index` of a tokenize output's `split` ("train" or "validation")."""
-    return f"{split}-{index:05d}.array_record"
-
-
-def split_glob(tokens_output: str, split: str) -> str:
-    """The pattern MaxText's `grain_*_files` takes for one split of a tokenize output."""
-    return join(tokens_output, f"{split}-*.array_record")
-
-
-def data_flags(train: Train, tokens_outputs: dict[str, str], append_eos: bool) -> Flags:
-    """Grain over the tokenize outputs' ArrayRecord shards, `tokens_outputs` in the order of `train.data`;
-    a mixture is MaxText's weighted `pattern,weight;pattern,weight` form."""
-    weights = {train.data: 1.0} if isinstance(train.data, str) else train.data
-    patterns = {ref: split_glob(tokens_outputs[ref[1:]], "train") for ref in weights}
-    files = ";".join(f"{patterns[ref]},{weight}" for ref, weight in weights.items())
+def data_flags(data: TrainingData) -> Flags:
+    """Grain over the tokenize outputs' ArrayRecord files; a mixture is MaxText's weighted
+    `pattern,weight;pattern,weight` form. The tokenizer is the first output's copy."""
     return {
         "dataset_type": "grain",
         "grain_file_type": "arrayrecord",
-        "grain_train_files": files if len(weights) > 1 else next(iter(patterns.values())),
+        "grain_train_files": _weighted({split_glob(path, TRAIN): weight for path, weight in data.weights.items()}),
         "grain_worker_count": 0,  # workers >= 1 print an AssertionError at exit (engine notes)
         "grain_worker_count_eval": 0,
         "use_truncation": False,  # split long documents into several sequences instead of cutting them
         "tokenizer_type": "huggingface",
-        "tokenizer_path": join(tokens_outputs[next(iter(weights))[1:]], TOKENIZER_DIR),
+        "tokenizer_path": tokenizer_dir(next(iter(data.weights))),
         "add_bos": True,
-        "add_eos": append_eos,
+        "add_eos": data.append_eos,
     }
 
 
-def output_flags(train: Train, work_dir: str) -> Flags:
+def _weighted(patterns: Mapping[str, float]) -> str:
+    """One file pattern as is; several as MaxText's `pattern,weight;pattern,weight` mixture."""
+    if len(patterns) == 1:
+        return next(iter(patterns))
+    return ";".join(f"{pattern},{weight}" for pattern, weight in patterns.items())
+
+
+def output_flags(train: MaxTextTraining, work_dir: str) -> Flags:
     """Where MaxText writes (a directory that survives killed attempts), checkpoints and curves."""
     return {
         "run_name": RUN_NAME,
@@ -145,7 +197,7 @@ def output_flags(train: Train, work_dir: str) -> Flags:
     }
 
 
-def hardware_flags(hardware: Slice, train: Train) -> Flags:
+def hardware_flags(hardware: Slice, train: MaxTextTraining) -> Flags:
     """Device flags and the per-device share of the global batch.
 
     On GPUs a bfloat16 model gets cuDNN's fused attention through JAX (`cudnn_flash_jax`): the same

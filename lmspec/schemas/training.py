@@ -38,6 +38,16 @@ class TrainTokenizer(StepBase):
     special_tokens: list[str] = Field(default_factory=lambda: ["<s>", "</s>", "<pad>"])
     """Special tokens, in id order: beginning of sequence, end of sequence, padding."""
 
+    def cross_field_errors(self) -> Problems:
+        if len(self.special_tokens) < 2:
+            return [
+                (
+                    ("special_tokens",),
+                    f"needs a beginning- and an end-of-sequence token, in that order; got {self.special_tokens}",
+                )
+            ]
+        return []
+
 
 @step_kind(executor="lmspec.runtime.training.tokenize")
 class Tokenize(StepBase):
@@ -223,15 +233,19 @@ class WsdSchedule(SpecModel):
 Schedule = Annotated[CosineSchedule | ConstantSchedule | LinearSchedule | WsdSchedule, Field(discriminator="kind")]
 
 
-@step_kind(executor="lmspec.runtime.training.train")
-class Train(StepBase):
-    """Pre-train (or continue training) a decoder with MaxText."""
+class MaxTextTraining(StepBase):
+    """What MaxText needs to train a decoder, shared by every kind that trains one (`train`; `sft`, `dpo`).
 
-    kind: Literal["train"]
-    output: ClassVar[OutputKind] = "model"
+    The lowering to MaxText (`lmspec.compiler.maxtext`) and the cost estimates take this base, so a new
+    training kind subclasses it and adds only its own `kind` and `data`. Those two are declared here
+    first and narrowed by each kind so that every training kind lists its fields in one order (kind,
+    data, then these): the JSON Schema's `required` list follows it.
+    """
 
-    data: TokensRef | dict[TokensRef, Annotated[float, Field(gt=0.0)]]
-    """A tokenize step, or a mixture `{ "@a" = 0.7, "@b" = 0.3 }` (weights are normalised)."""
+    kind: str
+    """The training kind; each kind narrows it to its own name."""
+    data: object
+    """What the kind trains on; each kind narrows it and says, in `mixture`, which tokenize steps it reads."""
     model: ModelConfig = Field(default_factory=lambda: ModelConfig.model_validate({}))
     """Architecture and sizes."""
     optimizer: Optimizer = Field(default_factory=lambda: Optimizer.model_validate({}))
@@ -253,6 +267,10 @@ class Train(StepBase):
     checkpoint_every: int | None = execution_only(default=None, ge=1)
     """Save a checkpoint every N steps (the final one is always saved); execution-only."""
 
+    def mixture(self) -> dict[str, float]:
+        """The tokenize steps the run reads, `"@name"` -> weight, in the spec's order."""
+        raise NotImplementedError(f"{type(self).__name__} must say which tokenize steps it reads")
+
     @property
     def total_steps(self) -> int:
         """Optimizer steps, from `steps` or from the token budget."""
@@ -260,6 +278,11 @@ class Train(StepBase):
             return self.steps
         per_step = self.batch_size * self.model.seq_len
         return max(1, -(-(self.tokens or 0) // per_step))
+
+    @property
+    def final_step(self) -> int:
+        """The last step (MaxText counts from 0), where the final checkpoint is saved."""
+        return self.total_steps - 1
 
     @property
     def total_tokens(self) -> int:
@@ -293,3 +316,17 @@ class Train(StepBase):
                 (("optimizer", "weight_decay"), 'MaxText\'s sgd has no weight decay; use name = "adamw" or set it to 0')
             )
         return problems
+
+
+@step_kind(executor="lmspec.runtime.training.train")
+class Train(MaxTextTraining):
+    """Pre-train (or continue training) a decoder with MaxText."""
+
+    kind: Literal["train"]
+    output: ClassVar[OutputKind] = "model"
+
+    data: TokensRef | dict[TokensRef, Annotated[float, Field(gt=0.0)]]
+    """A tokenize step, or a mixture `{ "@a" = 0.7, "@b" = 0.3 }` (weights are normalised)."""
+
+    def mixture(self) -> dict[str, float]:
+        return {self.data: 1.0} if isinstance(self.data, str) else dict(self.data)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -15,7 +14,14 @@ import pytest
 
 from examples.quickstart_data import english_paragraphs, write_jsonl
 from lmspec.catalog import Catalog
+from lmspec.compiler import compile_spec
+from lmspec.compiler.hardware import resolve_slice
+from lmspec.compiler.maxtext import RUN_NAME, TrainingData, data_size_flags, lower
+from lmspec.outputs.model import TENSORBOARD_DIR, ModelCheckpoint
+from lmspec.outputs.tokenizer import Tokenizer, TokenizerInfo
+from lmspec.outputs.tokens import SPLITS, TokenizedData
 from lmspec.runtime.training.events import read_series
+from lmspec.schemas.training import Train
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -86,7 +92,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _curve(root: Path) -> list[tuple[int, float]]:
     """The loss curve a running train step has flushed so far."""
-    folders = list(root.glob("model-*.resume/run/tensorboard"))
+    folders = list(root.glob(f"model-*.resume/{RUN_NAME}/{TENSORBOARD_DIR}"))
     return read_series(folders[0]).get("loss", []) if folders else []
 
 
@@ -99,8 +105,12 @@ def _spec(workspace: Path, name: str, body: str) -> Path:
 def test_tokenizer_directory_loads_in_transformers(workspace: Path) -> None:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(_output(workspace / "runs", "tok") / "tokenizer"))
+    output = Tokenizer(_output(workspace / "runs", "tok"))
+    tokenizer = AutoTokenizer.from_pretrained(str(output.source))
     assert len(tokenizer) == 1024
+    stats = output.stats()
+    assert (stats.documents, stats.vocab_size) == (len(english_paragraphs()), 1024)
+    assert stats.bytes == sum(len(text.encode()) for text in english_paragraphs())
     assert (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token) == ("<s>", "</s>", "<pad>")
     text = "The import statement binds a name in the local namespace."
     ids = tokenizer.encode(text, add_special_tokens=False)
@@ -111,21 +121,18 @@ def test_tokenizer_directory_loads_in_transformers(workspace: Path) -> None:
 def test_tokenize_writes_grain_readable_splits_with_counts(workspace: Path) -> None:
     from transformers import AutoTokenizer
 
-    from lmspec.runtime.training.tokenize import read_split
-
-    tokens = _output(workspace / "runs", "tokens")
-    info = json.loads((tokens / "tokens.json").read_text())
-    tokenizer = AutoTokenizer.from_pretrained(str(tokens / "tokenizer"))
-    texts = {split: read_split(tokens, split) for split in ("train", "validation")}
+    tokens = TokenizedData(_output(workspace / "runs", "tokens"))
+    info = tokens.info()
+    tokenizer = AutoTokenizer.from_pretrained(str(tokens.tokenizer.source))
+    train, validation = (tokens.read_split(split) for split in SPLITS)
     total = len(english_paragraphs())
-    assert len(texts["train"]) + len(texts["validation"]) == total
-    assert 0.02 * total < len(texts["validation"]) < 0.09 * total  # validation_fraction = 0.05
-    for split, found in texts.items():
-        counted = info["splits"][split]
-        assert counted["documents"] == len(found)
-        assert counted["bytes"] == sum(len(t.encode()) for t in found)
+    assert len(train) + len(validation) == total
+    assert 0.02 * total < len(validation) < 0.09 * total  # validation_fraction = 0.05
+    for found, counted in ((train, info.train), (validation, info.validation)):
+        assert counted.documents == len(found)
+        assert counted.bytes == sum(len(t.encode()) for t in found)
         expected = sum(len(tokenizer.encode(t, add_special_tokens=False)) + 2 for t in found)  # + bos + eos
-        assert counted["tokens"] == expected
+        assert counted.tokens == expected
 
 
 def test_split_is_decided_by_document_id_alone(workspace: Path, tmp_path: Path) -> None:
@@ -136,15 +143,15 @@ def test_split_is_decided_by_document_id_alone(workspace: Path, tmp_path: Path) 
     spec.write_text(DATA)
     done = _run(spec, tmp_path / "runs")
     assert done.returncode == 0, done.stderr
-    before = json.loads((_output(workspace / "runs", "tokens") / "tokens.json").read_text())["splits"]
-    after = json.loads((_output(tmp_path / "runs", "tokens") / "tokens.json").read_text())["splits"]
-    assert after["validation"]["documents"] > before["validation"]["documents"]
+    before = TokenizedData(_output(workspace / "runs", "tokens")).info().validation
+    after = TokenizedData(_output(tmp_path / "runs", "tokens")).info().validation
+    assert after.documents > before.documents
     # the manual's documents keep their split: its validation bytes are all still there
-    assert after["validation"]["bytes"] >= before["validation"]["bytes"]
+    assert after.bytes >= before.bytes
 
 
 def test_tokenize_accepts_a_bare_tokenizer_json(workspace: Path, tmp_path: Path) -> None:
-    source = _output(workspace / "runs", "tok") / "tokenizer" / "tokenizer.json"
+    source = Tokenizer(_output(workspace / "runs", "tok")).file
     (tmp_path / "my-tokenizer.json").write_bytes(source.read_bytes())
     write_jsonl(tmp_path / "data" / "a.jsonl", english_paragraphs()[:50])
     spec = tmp_path / "spec.toml"
@@ -154,8 +161,7 @@ def test_tokenize_accepts_a_bare_tokenizer_json(workspace: Path, tmp_path: Path)
     )
     done = _run(spec, tmp_path / "runs")
     assert done.returncode == 0, done.stderr
-    info = json.loads((_output(tmp_path / "runs", "tokens") / "tokens.json").read_text())
-    assert (info["bos_id"], info["eos_id"], info["pad_id"], info["vocab_size"]) == (0, 1, 2, 1024)
+    assert TokenizedData(_output(tmp_path / "runs", "tokens")).info().tokenizer == TokenizerInfo(1024, 0, 1, 2)
 
 
 def test_train_records_curves_and_a_killed_run_resumes_to_the_same_losses(workspace: Path) -> None:
@@ -163,17 +169,17 @@ def test_train_records_curves_and_a_killed_run_resumes_to_the_same_losses(worksp
     straight_root = workspace / "runs"
     done = _run(spec, straight_root)
     assert done.returncode == 0, done.stdout + done.stderr
-    model = _output(straight_root, "model")
-    info = json.loads((model / "model.json").read_text())
-    assert info["final_step"] == 29
-    assert (model / info["checkpoint"]).is_dir()
-    assert (model / "tensorboard").is_dir()
+    model = ModelCheckpoint(_output(straight_root, "model"))
+    assert model.info().final_step == 29
+    assert model.final_checkpoint().is_dir()
+    assert model.tensorboard.is_dir()
+    _assert_flags_are_the_plans_lowering(spec, straight_root, model)
     catalog = Catalog(f"sqlite:///{straight_root / 'catalog.sqlite'}").open(create=False)
-    straight = catalog.series(str(model))
+    straight = catalog.series(str(model.path))
     assert [step for step, _ in straight["loss"]] == list(range(30))
     assert straight["loss"][-1][1] < straight["loss"][0][1] - 1.0  # it learned
     assert straight["lr"][5][1] == pytest.approx(3e-3, rel=1e-3)  # warm-up ends at step 5
-    record = catalog.find(str(model))
+    record = catalog.find(str(model.path))
     assert record is not None
     assert record.metrics["tokens_per_s"] > 0
 
@@ -202,6 +208,25 @@ def test_train_records_curves_and_a_killed_run_resumes_to_the_same_losses(worksp
     worst = max(abs(a - b) for (_, a), (_, b) in zip(straight["loss"], resumed["loss"], strict=True))
     assert worst < 1e-3, f"resumed losses differ from the uninterrupted run by up to {worst}"
     assert not list(killed_root.glob("model-*.resume")), "the resume directory is removed once the step succeeds"
+
+
+def _assert_flags_are_the_plans_lowering(spec: Path, root: Path, model: ModelCheckpoint) -> None:
+    """What MaxText ran with is the compiler's `lower` over this run's paths plus the data-size flags: the
+    executor assembles no flag of its own."""
+    train = compile_spec(spec, str(root)).step("model").config
+    assert isinstance(train, Train)
+    tokens = TokenizedData(_output(root, "tokens"))
+    planned = lower(
+        train,
+        hardware=resolve_slice({}),
+        vocab_size=1024,
+        data=TrainingData({str(tokens.path): 1.0}, append_eos=True),
+        work_dir=f"{model.path}.resume",
+        init_checkpoint=None,
+    )
+    sized = data_size_flags(train, {str(tokens.path): tokens.info()})
+    assert "grain_eval_files" in sized  # the held-out split holds a batch: validation loss is on
+    assert model.flags() == {**planned, **sized}
 
 
 def test_tokenizer_larger_than_the_model_vocabulary_is_refused(workspace: Path) -> None:
@@ -276,7 +301,6 @@ def test_maxtext_runs_the_schedule_the_spec_describes(
     from maxtext.utils.maxtext_utils import create_learning_rate_schedule
 
     from lmspec.compiler.maxtext import train_flags
-    from lmspec.schemas.training import Train
 
     train = Train.model_validate(
         {"kind": "train", "data": "@t", "steps": 100, "batch_size": 8, "schedule": schedule, "optimizer": {"lr": 0.5}}
@@ -301,8 +325,7 @@ def test_a_weighted_mixture_of_tokenized_datasets_trains(workspace: Path) -> Non
     )
     done = _run(_spec(workspace, "mixture", body), workspace / "runs")
     assert done.returncode == 0, done.stdout + done.stderr
-    mixed = _output(workspace / "runs", "mixed")
-    flags = json.loads((mixed / "maxtext-flags.json").read_text())
+    mixed = ModelCheckpoint(_output(workspace / "runs", "mixed"))
     tokens, extra = _output(workspace / "runs", "tokens"), _output(workspace / "runs", "extra_tokens")
-    assert flags["grain_train_files"] == f"{tokens}/train-*.array_record,0.7;{extra}/train-*.array_record,0.3"
-    assert json.loads((mixed / "model.json").read_text())["final_step"] == 7
+    assert mixed.flags()["grain_train_files"] == f"{tokens}/train-*.array_record,0.7;{extra}/train-*.array_record,0.3"
+    assert mixed.info().final_step == 7

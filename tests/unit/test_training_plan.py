@@ -15,6 +15,7 @@ from lmspec.compiler.hardware import ACCELERATORS, load_prices, parameter_count,
 from lmspec.compiler.maxtext import exact_fraction, hardware_flags, schedule_flags, train_flags
 from lmspec.compiler.render import plan_dict
 from lmspec.errors import UsageError
+from lmspec.outputs.status import plan_statuses
 from lmspec.schemas.training import MODEL_PRESETS, Train
 from tests.conftest import REPO
 
@@ -168,7 +169,7 @@ def test_compile_shows_estimates_and_a_pod_launch_command(tmp_path: Path) -> Non
     assert "hardware=tpu" in found.launch
     assert "per_device_batch_size=8.0" in found.launch  # 512 sequences over 64 chips
     assert f"grain_train_files={plan.step('tokens').output_path}/train-*.array_record" in found.launch
-    step = next(s for s in plan_dict(plan)["steps"] if s["name"] == "model")
+    step = next(s for s in plan_dict(plan, plan_statuses(plan))["steps"] if s["name"] == "model")
     assert step["estimate"]["devices"] == 64
     assert step["launch_command"] == found.launch
 

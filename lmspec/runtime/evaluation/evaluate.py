@@ -4,7 +4,7 @@ Bits-per-byte = -sum log2 p(token) over a text's tokens (eos included, condition
 disjoint windows) / its UTF-8 bytes: comparable across tokenizers. lm-eval runs in-process through the
 `lmspec-maxtext` adapter, with the shipped offline tasks (generated here from held-out documents) on
 its task path besides any `include_path` the spec names. Every metric, with its stderr where lm-eval
-gives one, goes into `results.json` and the catalog.
+gives one, goes into the output's results (`lmspec.outputs.metrics`) and the catalog.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from lmspec.errors import LmspecError
+from lmspec.outputs.metrics import EvaluationResults, Metrics, write_lm_eval
+from lmspec.outputs.model import ModelCheckpoint
+from lmspec.outputs.tokens import VALIDATION, TokenizedData
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.registry import executes
-from lmspec.runtime.training.tokenize import read_split, read_tokens_info
+from lmspec.schemas.base import ref_name
 from lmspec.schemas.evaluation import LOCAL_TASKS, Evaluate
 
 CLOZE_CONTEXT_WORDS = 24
@@ -41,24 +44,22 @@ class EvaluationError(LmspecError):
 def evaluate(ctx: StepContext[Evaluate]) -> StepResult:
     from lmspec.runtime.evaluation.adapter import MaxTextLM
 
-    spec = ctx.step.config
-    assert isinstance(spec, Evaluate)
+    spec = ctx.spec
     started = time.time()
     batch_size = spec.lm_eval.batch_size if spec.lm_eval else 8
     # Data and tasks before the model: an empty split, a typo or an unreachable Hub should not cost a
     # checkpoint restore. Each validation split is read once, for bits-per-byte and the cloze task.
-    splits = {ref[1:]: held_out(ctx.inputs[ref[1:]]) for ref in spec.perplexity}
+    splits = {ref_name(ref): held_out(ctx.input(ref, TokenizedData).path) for ref in spec.perplexity}
     manager = prepare_tasks(spec, ctx, splits) if spec.lm_eval is not None else None
-    model = MaxTextLM(path=str(ctx.inputs[spec.model[1:]]), batch_size=batch_size)
-    metrics: dict[str, Any] = {}
+    model = MaxTextLM(path=str(ctx.input(spec.model, ModelCheckpoint).path), batch_size=batch_size)
+    metrics: dict[str, float] = {}
     for name, split in splits.items():
         scores = bits_per_byte(model, split)
         ctx.log.info("@%s: %s", name, scores)
         metrics.update({f"{name}/{metric}": value for metric, value in scores.items()})
     if spec.lm_eval is not None:
         metrics.update(_lm_eval(spec, model, manager, ctx))
-    results = {"metrics": metrics, "seconds": round(time.time() - started, 3)}
-    (ctx.output_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True))
+    EvaluationResults(metrics, round(time.time() - started, 3)).write(ctx.output_dir)
     return StepResult(metrics=metrics)
 
 
@@ -72,12 +73,13 @@ class HeldOut:
 
 def held_out(tokens_output: Path) -> HeldOut:
     """The validation split of a tokenize output; empty is an error, since nothing can be measured on it."""
-    texts = read_split(tokens_output, "validation")
+    tokens = TokenizedData(tokens_output)
+    texts = tokens.read_split(VALIDATION)
     if not texts:
         raise EvaluationError(
             f"{tokens_output} has an empty validation split: raise its validation_fraction to measure bits-per-byte"
         )
-    return HeldOut(texts, bool(read_tokens_info(tokens_output)["append_eos"]))
+    return HeldOut(texts, tokens.info().append_eos)
 
 
 def bits_per_byte(model: Any, split: HeldOut) -> dict[str, float]:
@@ -101,9 +103,9 @@ def prepare_tasks(spec: Evaluate, ctx: StepContext[Evaluate], splits: dict[str, 
     `simple_evaluate` loads the tasks again, from the datasets cache this filled.
     """
     assert spec.lm_eval is not None
-    task_dir = ctx.output_dir / "tasks"
+    task_dir = Metrics(ctx.output_dir).tasks_dir
     if any(t in LOCAL_TASKS for t in spec.lm_eval.tasks):  # the schema requires a `perplexity` step for these
-        write_cloze_task(splits[spec.perplexity[0][1:]].texts, task_dir)
+        write_cloze_task(splits[ref_name(spec.perplexity[0])].texts, task_dir)
     manager = task_manager(spec.lm_eval.tasks, [str(task_dir), *_user_tasks(spec, ctx)])
     load_tasks(manager, spec.lm_eval.tasks)
     return manager
@@ -126,7 +128,7 @@ def load_tasks(manager: Any, tasks: list[str]) -> None:
         ) from None
 
 
-def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext[Evaluate]) -> dict[str, Any]:
+def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext[Evaluate]) -> dict[str, float]:
     import lm_eval
 
     assert spec.lm_eval is not None
@@ -141,7 +143,7 @@ def _lm_eval(spec: Evaluate, model: Any, manager: Any, ctx: StepContext[Evaluate
         fewshot_random_seed=0,
         log_samples=False,
     )
-    (ctx.output_dir / "lm_eval.json").write_text(json.dumps(output["results"], indent=2, sort_keys=True, default=str))
+    write_lm_eval(ctx.output_dir, output["results"])
     return task_metrics(output["results"])
 
 
@@ -149,8 +151,7 @@ def _user_tasks(spec: Evaluate, ctx: StepContext[Evaluate]) -> list[str]:
     """The spec's `include_path` (relative to the spec file), if any."""
     if spec.lm_eval is None or not spec.lm_eval.include_path:
         return []
-    folder = Path(spec.lm_eval.include_path)
-    return [str(folder if folder.is_absolute() else ctx.spec_dir / folder)]
+    return [str(ctx.local_path(spec.lm_eval.include_path))]
 
 
 def task_manager(tasks: list[str], include: list[str]) -> Any:

@@ -1,19 +1,18 @@
 """A trained MaxText checkpoint in-process, scoring token sequences: the one forward pass evaluation uses.
 
-The model is rebuilt from the train step's own `maxtext-flags.json` (so dimensions, vocabulary and dtype
-are exactly what was trained) and its final checkpoint (`model.json`). Batches are padded to a fixed
-[batch, seq_len] shape, so JAX compiles the forward pass once.
+The model is rebuilt from the flags its train step ran MaxText with (so dimensions, vocabulary and dtype
+are exactly what was trained) and its final checkpoint, both read through `ModelCheckpoint`. Batches are
+padded to a fixed [batch, seq_len] shape, so JAX compiles the forward pass once.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmspec.compiler.maxtext import TOKENIZER_DIR, Flags
-from lmspec.errors import LmspecError
+from lmspec.outputs.model import Flags, ModelCheckpoint, ModelLoadError
+from lmspec.outputs.tokenizer import TOKENIZER_PATH
 
 ARCHITECTURE_FLAGS = (
     "base_emb_dim",
@@ -31,10 +30,6 @@ ARCHITECTURE_FLAGS = (
 """The train step's flags that define the network (the rest are about optimisation and data)."""
 
 
-class ModelLoadError(LmspecError):
-    """A train output that cannot be evaluated: says which file is missing and what to do."""
-
-
 @dataclass(frozen=True)
 class Scored:
     """Log-probability of a sequence's target tokens, and whether each was the model's greedy choice."""
@@ -48,22 +43,20 @@ class MaxTextScorer:
     """Loads a train step's output; `score` and `next_tokens` run batched forward passes."""
 
     def __init__(self, train_output: Path, batch_size: int = 8, checkpoint: str | None = None) -> None:
-        from transformers import AutoTokenizer
-
-        self.path = train_output
-        info = _read_json(train_output / "model.json", train_output)
-        flags: Flags = _read_json(train_output / "maxtext-flags.json", train_output)
-        tokenizer_dir = train_output / TOKENIZER_DIR
-        if not (tokenizer_dir / "tokenizer.json").is_file():
+        """`checkpoint`, relative to the output (`checkpoints/<step>/items`), scores another than the final one."""
+        model = ModelCheckpoint(train_output)
+        final = model.final_checkpoint()  # reads model.json: a missing one is reported first
+        flags = model.flags()
+        if not model.tokenizer.file.is_file():
             raise ModelLoadError(
-                f"the model at {train_output} has no tokenizer ({tokenizer_dir}/tokenizer.json is missing); "
+                f"the model at {train_output} has no tokenizer ({TOKENIZER_PATH} is missing); "
                 "re-run its train step with --force to rebuild the output"
             )
-        self.tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), add_bos_token=False, add_eos_token=False)
+        self.tokenizer = model.tokenizer.load()
         self.seq_len = int(flags["max_target_length"])
         self.batch_size = batch_size
         self.pad_id = int(self.tokenizer.pad_token_id)
-        self._model, self._forward = _load(flags, train_output / (checkpoint or str(info["checkpoint"])))
+        self._model, self._forward = _load(flags, model.checkpoint(checkpoint) if checkpoint else final)
 
     def score(self, sequences: list[tuple[list[int], int]]) -> list[Scored]:
         """For each (tokens, n): the log-probability of the last n tokens given everything before them.
@@ -142,12 +135,6 @@ def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
             return forward(state, tokens, positions, segments, targets)
 
     return model, run
-
-
-def _read_json(path: Path, output: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ModelLoadError(f"{output} is not a finished train step output ({path.name} is missing)")
-    return dict(json.loads(path.read_text()))
 
 
 def _flag(value: Any) -> str:

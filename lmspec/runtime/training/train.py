@@ -2,24 +2,15 @@
 
 MaxText writes into the step's resume directory (kept across killed attempts), so re-running a killed
 step restores its last checkpoint and data iterator and continues; the schedule length never changes
-between attempts, so the resumed curve equals an uninterrupted one. When MaxText exits cleanly, the
-checkpoints, TensorBoard directory and tokenizer move into the output:
-
-  checkpoints/<step>/items   orbax checkpoints (the last one is what `init_from` and evaluation load)
-  tensorboard/               MaxText's event files
-  tokenizer/                 the tokenizer the model was trained with
-  maxtext.log                the child's output
-  maxtext-flags.json         every override MaxText ran with
-  model.json                 dimensions, vocabulary, final step, where the final checkpoint is
+between attempts, so the resumed curve equals an uninterrupted one. When MaxText exits cleanly, its
+checkpoints and TensorBoard directory move into the output beside the tokenizer, the flags and the log
+(the layout, and its reader, are `lmspec.outputs.model`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,33 +18,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lmspec.compiler.hardware import resolve_slice
-from lmspec.compiler.maxtext import (
-    RUN_NAME,
-    TOKENIZER_DIR,
-    Flags,
-    checkpoint_items,
-    command_line,
-    data_flags,
-    hardware_flags,
-    output_flags,
-    split_glob,
-    train_flags,
-)
+from lmspec.compiler.hardware import Slice, resolve_slice
+from lmspec.compiler.maxtext import RUN_NAME, TrainingData, command_line, data_size_flags, lower
 from lmspec.errors import LmspecError
+from lmspec.outputs.model import (
+    Flags,
+    ModelCheckpoint,
+    ModelInfo,
+    last_checkpoint,
+    publish_run,
+    weight_shape,
+    write_flags,
+)
+from lmspec.outputs.tokenizer import Tokenizer
+from lmspec.outputs.tokens import TokenizedData, TokensInfo
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.registry import executes
 from lmspec.runtime.training.events import read_series
-from lmspec.runtime.training.tokenize import read_tokens_info
-from lmspec.runtime.training.tokenizer import TOKENIZER_FILE
-from lmspec.schemas.training import Train
+from lmspec.schemas.training import MaxTextTraining, Train
 
-MODEL_FILE = "model.json"
-SHAPE_FIELDS = ("emb_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim", "head_dim", "vocab_size")
-"""Dimensions that must match for `init_from` to load another run's weights (seq_len may differ: RoPE)."""
-DATA_MARGIN = 1.25
-"""Extra epochs of data beyond the tokens the steps consume, for packing and padding losses."""
-MAX_EVAL_STEPS = 20
 POLL_S = 1.0
 """How often lmspec reads MaxText's log for progress and a NaN loss."""
 PROGRESS = re.compile(r"completed step: (\d+), seconds: ([\d.]+).*?Tokens/s/device: ([\d.]+).*?loss: ([-\w.]+)")
@@ -65,38 +48,52 @@ class TrainingError(LmspecError):
 
 @executes(Train)
 def train(ctx: StepContext[Train]) -> StepResult:
-    spec = ctx.step.config
-    assert isinstance(spec, Train)
-    data = _data_inputs(spec, ctx)
-    infos = {name: read_tokens_info(path) for name, path in data.items()}
+    spec = ctx.spec
+    data = {ref: ctx.input(ref, TokenizedData) for ref in spec.mixture()}
+    infos = {ref: tokens.info() for ref, tokens in data.items()}
     vocab_size = _vocab_size(spec, infos)
+    _check_enough_data(spec, infos)
     hardware = resolve_slice(spec.resources.model_dump())
-    work = ctx.resume_dir
-    work.mkdir(parents=True, exist_ok=True)
-    flags: Flags = {
-        **train_flags(spec, vocab_size),
-        **hardware_flags(hardware, spec),
-        **_data_flags(spec, data, infos, ctx),
-        **output_flags(spec, str(work)),
-    }
-    if spec.init_from is not None:
-        flags["load_parameters_path"] = str(_init_checkpoint(spec, ctx.inputs[spec.init_from[1:]], vocab_size))
-    (ctx.output_dir / "maxtext-flags.json").write_text(json.dumps(flags, indent=2, sort_keys=True))
-    resumed = _last_checkpoint(work / RUN_NAME / "checkpoints")
+    flags = _flags(spec, ctx, hardware, vocab_size, data, infos)
+    _warn_about_data(spec, flags, infos, ctx)
+    write_flags(ctx.output_dir, flags)
+    ctx.resume_dir.mkdir(parents=True, exist_ok=True)
+    resumed = last_checkpoint(ctx.resume_dir / RUN_NAME)
     if resumed is not None:
-        ctx.log.info("resuming from the checkpoint at step %d in %s", resumed, work)
+        ctx.log.info("resuming from the checkpoint at step %d in %s", resumed, ctx.resume_dir)
     started = time.time()
     throughput = _run_maxtext(flags, hardware.accelerator.family, ctx)
-    return _publish(spec, ctx, work, vocab_size, hardware.devices, throughput, time.time() - started)
+    tokenizer = next(iter(data.values())).tokenizer
+    return _publish(spec, ctx, tokenizer, vocab_size, hardware.devices, throughput, time.time() - started)
 
 
-def _data_inputs(spec: Train, ctx: StepContext[Train]) -> dict[str, Path]:
-    names = [spec.data] if isinstance(spec.data, str) else list(spec.data)
-    return {name[1:]: ctx.inputs[name[1:]] for name in names}
+def _flags(
+    spec: MaxTextTraining,
+    ctx: StepContext[Train],
+    hardware: Slice,
+    vocab_size: int,
+    data: dict[str, TokenizedData],
+    infos: dict[str, TokensInfo],
+) -> Flags:
+    """The compiler's lowering over this execution's paths (what `lmspec compile` shows), completed with
+    what depends on the data's size."""
+    paths = {ref: str(tokens.path) for ref, tokens in data.items()}
+    planned = lower(
+        spec,
+        hardware=hardware,
+        vocab_size=vocab_size,
+        data=TrainingData(
+            {paths[ref]: weight for ref, weight in spec.mixture().items()},
+            append_eos=next(iter(infos.values())).append_eos,
+        ),
+        work_dir=str(ctx.resume_dir),
+        init_checkpoint=_init_checkpoint(spec, ctx, vocab_size),
+    )
+    return {**planned, **data_size_flags(spec, {paths[ref]: info for ref, info in infos.items()})}
 
 
-def _vocab_size(spec: Train, infos: dict[str, dict[str, Any]]) -> int:
-    tokenizer_sizes = {info["vocab_size"] for info in infos.values()}
+def _vocab_size(spec: MaxTextTraining, infos: dict[str, TokensInfo]) -> int:
+    tokenizer_sizes = {info.tokenizer.vocab_size for info in infos.values()}
     if len(tokenizer_sizes) > 1:
         raise TrainingError(f"the data mixture's tokenize steps use different tokenizers ({sorted(tokenizer_sizes)})")
     tokenizer_vocab = tokenizer_sizes.pop()
@@ -109,48 +106,46 @@ def _vocab_size(spec: Train, infos: dict[str, dict[str, Any]]) -> int:
     return model_vocab
 
 
-def _data_flags(spec: Train, data: dict[str, Path], infos: dict[str, dict[str, Any]], ctx: StepContext[Train]) -> Flags:
-    """The plan's grain flags, plus what depends on the data's size: epochs, and evaluation on held-out tokens."""
-    append_eos = bool(next(iter(infos.values()))["append_eos"])
-    flags = data_flags(spec, {name: str(path) for name, path in data.items()}, append_eos)
+def _check_enough_data(spec: MaxTextTraining, infos: dict[str, TokensInfo]) -> None:
+    """One batch at least: MaxText cannot fill a batch from less, and would wait for data forever."""
     batch_tokens = spec.batch_size * spec.model.seq_len
-    train_tokens = sum(info["splits"]["train"]["tokens"] for info in infos.values())
+    train_tokens = _train_tokens(infos)
     if train_tokens < batch_tokens:
         raise TrainingError(
-            f"the training data is too short: {train_tokens} tokens in the train split of "
-            f"{', '.join('@' + n for n in data)}, but one batch of {spec.batch_size} x {spec.model.seq_len} needs "
-            f"{batch_tokens}; add documents, or lower batch_size or model.seq_len"
+            f"the training data is too short: {train_tokens} tokens in the train split of {', '.join(infos)}, "
+            f"but one batch of {spec.batch_size} x {spec.model.seq_len} needs {batch_tokens}; add documents, "
+            "or lower batch_size or model.seq_len"
         )
-    flags["num_epoch"] = epochs = math.ceil(spec.total_tokens * DATA_MARGIN / train_tokens)
-    if epochs > 1:
-        ctx.log.warning("the train split holds %d tokens; the run repeats it about %d times", train_tokens, epochs)
-    held_out = {n: info["splits"]["validation"]["tokens"] for n, info in infos.items()}
-    validation = {n: tokens for n, tokens in held_out.items() if tokens}
-    if sum(validation.values()) >= batch_tokens:
-        patterns = {n: split_glob(str(data[n]), "validation") for n in validation}
-        weighted = ";".join(f"{patterns[n]},{tokens}" for n, tokens in validation.items())
-        flags["grain_eval_files"] = weighted if len(patterns) > 1 else next(iter(patterns.values()))
-        # MaxText evaluates after step index i when (i - eval_start_step) % eval_interval == 0: this makes it
-        # every `eval_every` completed steps, or once after the last step.
-        interval = spec.eval_every or spec.total_steps
-        flags.update(eval_interval=interval, eval_start_step=interval - 1)
-        flags["eval_steps"] = min(MAX_EVAL_STEPS, sum(validation.values()) // batch_tokens)
-    elif spec.eval_every:
+
+
+def _train_tokens(infos: dict[str, TokensInfo]) -> int:
+    return sum(info.train.tokens for info in infos.values())
+
+
+def _warn_about_data(
+    spec: MaxTextTraining, flags: Flags, infos: dict[str, TokensInfo], ctx: StepContext[Train]
+) -> None:
+    """Say when the run repeats its data, or gets no validation loss although the spec asks for one."""
+    if (repeats := int(flags["num_epoch"])) > 1:
+        tokens = _train_tokens(infos)
+        ctx.log.warning("the train split holds %d tokens; the run repeats it about %d times", tokens, repeats)
+    if spec.eval_every and "grain_eval_files" not in flags:
         ctx.log.warning("eval_every is set but the validation splits hold less than one batch; no validation loss")
-    return flags
 
 
-def _init_checkpoint(spec: Train, upstream: Path, vocab_size: int) -> Path:
+def _init_checkpoint(spec: MaxTextTraining, ctx: StepContext[Train], vocab_size: int) -> str | None:
     """The final checkpoint of the `init_from` run, after checking its shape fits this model."""
-    other = json.loads((upstream / MODEL_FILE).read_text())
-    mine = {**spec.model.model_dump(), "vocab_size": vocab_size}
-    differ = [f"{k}: {other['model'][k]} there, {mine[k]} here" for k in SHAPE_FIELDS if other["model"][k] != mine[k]]
+    if spec.init_from is None:
+        return None
+    upstream = ctx.input(spec.init_from, ModelCheckpoint)
+    theirs, mine = upstream.info().shape, weight_shape(spec.model, vocab_size)
+    differ = [f"{k}: {theirs[k]} there, {mine[k]} here" for k in mine if theirs[k] != mine[k]]
     if differ:
         raise TrainingError(
             f"init_from = {spec.init_from} has another model shape ({'; '.join(differ)}); its weights cannot "
             "initialise this model: use the same model sizes (seq_len may differ)"
         )
-    return upstream / str(other["checkpoint"])
+    return str(upstream.final_checkpoint())
 
 
 def _run_maxtext(flags: Flags, family: str, ctx: StepContext[Train]) -> list[float]:
@@ -164,7 +159,7 @@ def _run_maxtext(flags: Flags, family: str, ctx: StepContext[Train]) -> list[flo
         env["JAX_PLATFORMS"] = "cpu"
     command = command_line(flags, python=sys.executable)
     ctx.log.info("MaxText: %s", " ".join(command))
-    log_path = ctx.output_dir / "maxtext.log"
+    log_path = ModelCheckpoint(ctx.output_dir).log_file
     throughput: list[float] = []
     tail: list[str] = []
     with (
@@ -216,38 +211,22 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
-def _last_checkpoint(folder: Path) -> int | None:
-    """The newest committed checkpoint step (orbax writes `commit_success.txt` last), if any."""
-    if not folder.is_dir():
-        return None
-    steps = [int(p.name) for p in folder.iterdir() if p.name.isdigit() and (p / "commit_success.txt").is_file()]
-    return max(steps, default=None)
-
-
 def _publish(
-    spec: Train,
+    spec: MaxTextTraining,
     ctx: StepContext[Train],
-    work: Path,
+    tokenizer: Tokenizer,
     vocab_size: int,
     devices: int,
     throughput: list[float],
     seconds: float,
 ) -> StepResult:
-    run = work / RUN_NAME
-    final = _last_checkpoint(run / "checkpoints")
+    run = ctx.resume_dir / RUN_NAME
+    final = last_checkpoint(run)
     if final is None:
-        raise TrainingError(f"MaxText finished without a checkpoint under {run / 'checkpoints'}")
-    for name in ("checkpoints", "tensorboard"):
-        os.replace(run / name, ctx.output_dir / name)
-    shutil.copytree(next(iter(_data_inputs(spec, ctx).values())) / TOKENIZER_DIR, ctx.output_dir / TOKENIZER_DIR)
-    series = read_series(ctx.output_dir / "tensorboard")
-    model = {
-        "model": {**spec.model.model_dump(), "vocab_size": vocab_size},
-        "checkpoint": checkpoint_items(final),
-        "final_step": final,
-        "tokenizer": f"{TOKENIZER_DIR}/{TOKENIZER_FILE}",
-    }
-    (ctx.output_dir / MODEL_FILE).write_text(json.dumps(model, indent=2, sort_keys=True))
+        raise TrainingError(f"MaxText finished without a checkpoint under {run}")
+    tokenizer.copy_to(ctx.output_dir)
+    publish_run(run, ctx.output_dir, ModelInfo(spec.model, vocab_size, final))
+    series = read_series(ModelCheckpoint(ctx.output_dir).tensorboard)
     warm = throughput[1:] or throughput  # the first step includes compilation
     losses = [v for _, v in series.get("loss", [])]
     metrics: dict[str, Any] = {
