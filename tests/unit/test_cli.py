@@ -111,12 +111,13 @@ def test_compile_of_a_fragment_is_a_usage_error(
 
 
 def test_schema_check_detects_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "schema.json"
+    out = tmp_path / "schemas"
     assert main(["schema", "--output", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["experiment.partial.schema.json", "experiment.schema.json"]
     assert main(["schema", "--output", str(out), "--check"]) == 0
-    out.write_text("{}")
+    (out / "experiment.partial.schema.json").write_text("{}")
     assert main(["schema", "--output", str(out), "--check"]) == 1
-    assert "stale" in capsys.readouterr().err
+    assert "stale: " in capsys.readouterr().err
 
 
 def test_validate_and_compile_import_no_engine() -> None:
