@@ -126,6 +126,15 @@ MODEL_PRESETS: dict[str, dict[str, int]] = {
 }
 """Llama-style decoder sizes. A preset's numbers are resolved into the config, so they are hashed."""
 
+MAX_STEPS = 2**31 - 1
+"""MaxText counts optimizer steps in a 32-bit integer (JAX's default int)."""
+MAX_TOKENS = 2**53
+"""Token budgets are turned into steps and FLOPs through floats: past 2**53 they are no longer exact."""
+MAX_BATCH = 2**20
+"""About a million sequences per step: far past any published run, and past it the cost estimate is a typo."""
+MAX_SEED = 2**32 - 1
+"""NumPy and grain take 32-bit unsigned seeds."""
+
 PresetName = Literal["tiny", "small", "base", "150m", "1b", "8b"]
 
 
@@ -160,7 +169,8 @@ class ModelConfig(SpecModel):
         if not isinstance(data, dict):
             return data
         preset = data.get("preset", "tiny")
-        sizes = MODEL_PRESETS.get(preset, {}) if isinstance(preset, str) else {}  # a bad preset is reported later
+        # A misspelled preset is reported on its own: the tiny sizes stand in, so no size says "got 0".
+        sizes = MODEL_PRESETS.get(preset, MODEL_PRESETS["tiny"]) if isinstance(preset, str) else MODEL_PRESETS["tiny"]
         return {**sizes, **data}
 
     def cross_field_errors(self) -> Problems:
@@ -252,19 +262,19 @@ class MaxTextTraining(StepBase):
     """Optimizer and regularisers."""
     schedule: Schedule = Field(default_factory=lambda: CosineSchedule(kind="cosine"))
     """Learning-rate schedule."""
-    steps: int | None = Field(default=None, ge=1)
+    steps: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     """Optimizer steps to train for; give this or `tokens`."""
-    tokens: int | None = Field(default=None, ge=1)
+    tokens: int | None = Field(default=None, ge=1, le=MAX_TOKENS)
     """Token budget instead of `steps`: steps = ceil(tokens / (batch_size * seq_len))."""
-    batch_size: int = Field(ge=1)
+    batch_size: int = Field(ge=1, le=MAX_BATCH)
     """Sequences per optimizer step (global batch)."""
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     """Seed of initialisation and data order."""
     init_from: ModelRef | None = None
     """Initialise weights from another train step's final checkpoint (e.g. a cooldown); None starts from scratch."""
-    eval_every: int | None = Field(default=None, ge=1)
+    eval_every: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     """Compute validation loss every N steps; None only at the end."""
-    checkpoint_every: int | None = execution_only(default=None, ge=1)
+    checkpoint_every: int | None = execution_only(default=None, ge=1, le=MAX_STEPS)
     """Save a checkpoint every N steps (the final one is always saved); execution-only."""
 
     def mixture(self) -> dict[str, float]:
@@ -290,9 +300,12 @@ class MaxTextTraining(StepBase):
         return self.total_steps * self.batch_size * self.model.seq_len
 
     def cross_field_errors(self) -> Problems:
-        problems: Problems = [(("model", *path), msg) for path, msg in self.model.cross_field_errors()]
+        problems: Problems = []  # the model's own rules are checked with every nested model's (compiler/validate)
         if (self.steps is None) == (self.tokens is None):
             problems.append((("steps",), "give exactly one of `steps` or `tokens` (a token budget)"))
+            return problems
+        if self.total_steps > MAX_STEPS:
+            problems.append((("tokens",), f"makes {self.total_steps:,} steps; MaxText counts at most {MAX_STEPS:,}"))
             return problems
         if self.schedule.warmup_steps >= self.total_steps:
             problems.append(

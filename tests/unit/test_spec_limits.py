@@ -98,6 +98,23 @@ MESSAGES: list[tuple[str, str, str, tuple[int, int, str, str]]] = [
         (20, 1, "steps.model.optimizer.lrr", "unknown field `lrr`; did you mean `lr`?"),
     ),
     (
+        "a misspelled preset alone, not 'expected a number >= 1 or ...'",
+        HEAD + 'paths = ["a"]\n' + TRAIN + 'model = { preset = "tinyy" }\n',
+        "spec.toml",
+        (
+            18,
+            20,
+            "steps.model.model.preset",
+            'expected one of "tiny", "small", "base", "150m", "1b", "8b", got "tinyy"; did you mean `tiny`?',
+        ),
+    ),
+    (
+        "a batch no engine takes",
+        HEAD + 'paths = ["a"]\n' + TRAIN.replace("batch_size = 2", "batch_size = 4611686018427387904"),
+        "spec.toml",
+        (17, 14, "steps.model.batch_size", "expected a number <= 1048576, got 4611686018427387904"),
+    ),
+    (
         "a TOML date as written",
         HEAD.replace('name = "x"\n', 'name = "x"\ndescription = 1979-05-27\n') + 'paths = ["a"]\n',
         "spec.toml",
