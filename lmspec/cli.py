@@ -23,6 +23,7 @@ from lmspec.errors import Diagnostic, LmspecError, SpecError, UsageError
 
 if TYPE_CHECKING:
     from lmspec.catalog import Catalog
+    from lmspec.compiler.overrides import Override
     from lmspec.compiler.plan import Plan
 
 SCHEMA_DIR = Path("schemas")
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         default="text",
         help="github prints ::error annotations for pull requests",
     )
+    _add_override_options(validate)
     validate.set_defaults(handler=_validate)
 
     compile_ = commands.add_parser("compile", help="show the plan: steps, hashes, output paths, statuses")
@@ -84,6 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--format", choices=FORMATS, default="text")
     compile_.add_argument("--root", help="output root, a directory or URL (default: $LMSPEC_ROOT or ./lmspec-runs)")
     compile_.add_argument("--prices", metavar="TOML", help=PRICES_HELP)
+    _add_override_options(compile_)
+    _add_selection_options(compile_)
     compile_.set_defaults(handler=_compile)
 
     cost = commands.add_parser("cost", help="what each train step costs on every accelerator, cheapest first")
@@ -105,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let Beam runner settings start local processes (job servers, PROCESS environments); off by default",
     )
+    _add_override_options(run)
+    _add_selection_options(run)
     run.set_defaults(handler=_run)
 
     report = commands.add_parser("report", help="compare the evaluate steps: a table (Markdown, HTML) and loss curves")
@@ -113,12 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--output", type=Path, help="folder for report.md/.html and loss.png (default: <root>/reports/<experiment>)"
     )
+    _add_override_options(report)
     report.set_defaults(handler=_report)
 
     explain = commands.add_parser("explain", help="why STEP has its hash: a field diff against its last run")
     explain.add_argument("spec", type=Path, metavar="SPEC")
     explain.add_argument("step", metavar="STEP")
     _add_root_options(explain)
+    _add_override_options(explain)
     explain.set_defaults(handler=_explain)
 
     catalog = commands.add_parser("catalog", help="query what has been produced, from what")
@@ -149,6 +157,52 @@ def _parser() -> argparse.ArgumentParser:
 
 
 PRICES_HELP = "TOML price/throughput overrides per accelerator (default: $LMSPEC_PRICES, else the built-in table)"
+
+
+def _add_override_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_parse_set,
+        default=[],
+        metavar="PATH=VALUE",
+        help="edit a field as if written in the file (after extends, before vars/sweep), e.g. steps.model.steps=200",
+    )
+    parser.add_argument(
+        "--unset", dest="overrides", action="append", type=_parse_unset, metavar="PATH", help="remove a field"
+    )
+
+
+def _parse_set(text: str) -> Override:
+    from lmspec.compiler.overrides import parse_set
+
+    try:
+        return parse_set(text)
+    except SpecError as exc:  # argparse reports it as a usage error naming the flag
+        raise argparse.ArgumentTypeError(exc.diagnostics[0].message) from None
+
+
+def _parse_unset(text: str) -> Override:
+    from lmspec.compiler.overrides import parse_unset
+
+    return parse_unset(text)
+
+
+def _add_selection_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="STEP", help="only these steps (names or globs) and what they need"
+    )
+    parser.add_argument("--until", nargs="+", default=[], metavar="STEP", help="these steps and everything upstream")
+
+
+def _plan(args: argparse.Namespace, root: str | None) -> Plan:
+    """Compile the command's spec with its overrides, cut to `--only`/`--until` where the command has them."""
+    from lmspec.compiler import compile_spec
+    from lmspec.compiler.plan import select
+
+    plan = compile_spec(args.spec, root, tuple(args.overrides))
+    return select(plan, tuple(getattr(args, "only", ())), tuple(getattr(args, "until", ())))
 
 
 def _add_root_options(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +242,7 @@ def _validate(args: argparse.Namespace) -> int:
     bad_files = 0
     for path in files:
         try:
-            check(path)
+            check(path, tuple(args.overrides))
         except SpecError as exc:
             diagnostics.extend(exc.diagnostics)
             bad_files += 1
@@ -216,12 +270,11 @@ def _summary(errors: int, bad_files: int, files: int) -> str:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from lmspec.compiler import compile_spec
     from lmspec.compiler.hardware import load_prices
     from lmspec.compiler.render import render, text_tree
     from lmspec.outputs.status import plan_statuses
 
-    plan = compile_spec(args.spec, args.root)
+    plan = _plan(args, args.root)
     prices = load_prices(args.prices)
     statuses = plan_statuses(plan)
     if args.format == "text" and sys.stdout.isatty():
@@ -266,9 +319,8 @@ def _cost(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lmspec.compiler import compile_spec
 
-    plan = compile_spec(args.spec, args.root)
+    plan = _plan(args, args.root)
     if args.dry_run:
         return _dry_run(plan)
     if args.workers < 1:
@@ -330,9 +382,8 @@ def _report(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from lmspec.catalog.report import LABEL_COLUMNS, build_report, write_report
-    from lmspec.compiler import compile_spec
 
-    plan = compile_spec(args.spec, args.root)
+    plan = _plan(args, args.root)
     report = build_report(plan, _open_catalog(args))
     table = Table(title=f"{report.experiment}: evaluations")
     for column in report.header:
@@ -348,9 +399,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
     from lmspec.catalog.explain import explain
-    from lmspec.compiler import compile_spec
 
-    plan = compile_spec(args.spec, args.root)
+    plan = _plan(args, args.root)
     if args.step not in {s.name for s in plan.steps}:
         raise UsageError(f"{args.spec} has no step `{args.step}`; steps: {', '.join(s.name for s in plan.steps)}")
     for line in explain(plan, args.step, _open_catalog(args)):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem in a spec, located at the key or value the user wrote."""
+    """One problem in a spec, located at the key or value the user wrote (line 0: a command-line override,
+    whose flag stands in `file`)."""
 
     file: str
     line: int
@@ -28,7 +29,12 @@ class Diagnostic:
         if style == "github":
             # GitHub's workflow-command syntax needs %, CR and LF escaped in the message.
             message = (field + self.message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            if not self.line:
+                return f"::error::{self.file}: {message}"
             return f"::error file={self.file},line={self.line},col={self.col}::{message}"
+        if not self.line:  # not in a file: a command-line override, named by its flag (which holds the field)
+            named = self.field and self.file.split(" ", 1)[-1].split("=", 1)[0].startswith(self.field)
+            return f"{self.file}: error: {'' if named else field}{self.message}"
         return f"{self.file}:{self.line}:{self.col}: error: {field}{self.message}"
 
 

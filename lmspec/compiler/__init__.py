@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from lmspec.compiler.expand import expand
 from lmspec.compiler.identity import fingerprint, step_hash
 from lmspec.compiler.inputs import DigestCache, cache_path, fingerprint_inputs
+from lmspec.compiler.overrides import Override
 from lmspec.compiler.plan import Plan, StepPlan, join, normalize_root
 from lmspec.compiler.validate import ValidSpec, validate
 from lmspec.errors import UsageError
@@ -24,14 +26,15 @@ def default_root() -> str:
     return os.environ.get("LMSPEC_ROOT") or DEFAULT_ROOT
 
 
-def check(path: Path) -> ValidSpec | None:
-    """Validate one spec file; raises SpecError listing every problem. None for a valid fragment."""
-    return validate(expand(path))
+def check(path: Path, overrides: tuple[Override, ...] = ()) -> ValidSpec | None:
+    """Validate one spec file (with command-line overrides); raises SpecError listing every problem. None for
+    a valid fragment."""
+    return validate(expand(path, overrides))
 
 
-def compile_spec(path: Path, root: str | None = None) -> Plan:
-    """Validate and compile `path` into a Plan whose outputs live under `root`."""
-    valid = check(path)
+def compile_spec(path: Path, root: str | None = None, overrides: tuple[Override, ...] = ()) -> Plan:
+    """Validate and compile `path` (with command-line overrides) into a Plan whose outputs live under `root`."""
+    valid = check(path, overrides)
     if valid is None:
         raise UsageError(
             f"{path} is a fragment (it has no [experiment] table): other specs can extend it, "
@@ -60,4 +63,10 @@ def compile_spec(path: Path, root: str | None = None) -> Plan:
             )
         )
     cache.close()
-    return Plan(spec_file=str(path), experiment=valid.spec.experiment, root=resolved_root, steps=tuple(steps))
+    return Plan(
+        spec_file=str(path),
+        experiment=valid.spec.experiment,
+        root=resolved_root,
+        steps=tuple(steps),
+        overrides=tuple(o.flag + ("" if o.unset else f"={json.dumps(o.value)}") for o in overrides),
+    )

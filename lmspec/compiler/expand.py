@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.graph import walk
+from lmspec.compiler.overrides import Override, apply_overrides
 from lmspec.compiler.source_map import DataPath, Location, SourceMap, dotted
 from lmspec.compiler.sources import Document, display_path, load_document
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
@@ -58,10 +59,12 @@ class _Problems:
             raise SpecError(self.items)
 
 
-def expand(path: Path) -> Expanded:
-    """Load `path` and everything it extends, substitute vars and expand sweeps; raises SpecError."""
+def expand(path: Path, overrides: tuple[Override, ...] = ()) -> Expanded:
+    """Load `path` and everything it extends, apply command-line overrides, substitute vars and expand sweeps;
+    raises SpecError."""
     extended_at: dict[str, Location] = {}
     document = _load_with_extends(path.resolve(), (), extended_at)
+    apply_overrides(document.data, document.source_map, overrides)
     problems = _Problems(document.source_map)
     _substitute_vars(document.data, problems)
     if not problems.items:  # sweeping unresolved text would only repeat the same errors per point

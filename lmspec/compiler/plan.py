@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from lmspec.errors import UsageError, did_you_mean
 from lmspec.schemas import ExperimentHeader, StepBase
 
 Status = Literal["cached", "pending", "running", "failed", "unknown"]
@@ -34,6 +36,8 @@ class Plan:
     experiment: ExperimentHeader
     root: str
     steps: tuple[StepPlan, ...]
+    overrides: tuple[str, ...] = ()
+    """The command-line `--set`/`--unset` edits the plan was compiled with, as written."""
 
     def step(self, name: str) -> StepPlan:
         return next(s for s in self.steps if s.name == name)
@@ -50,3 +54,23 @@ def normalize_root(root: str) -> str:
 
 def join(root: str, name: str) -> str:
     return f"{root}/{name}" if is_url(root) else os.path.join(root, name)
+
+
+def select(plan: Plan, only: tuple[str, ...] = (), until: tuple[str, ...] = ()) -> Plan:
+    """The plan cut down to the steps `only` names and `until` names (names or globs such as `model_*`), each
+    with every step upstream of it; unchanged when both are empty. Hashes do not change: a step's identity
+    never depends on its dependents."""
+    patterns = (*only, *until)
+    if not patterns:
+        return plan
+    names = [s.name for s in plan.steps]
+    chosen: set[str] = set()
+    for pattern in patterns:
+        matched = fnmatch.filter(names, pattern)
+        if not matched:
+            raise UsageError(f"`{pattern}` matches no step of this plan{did_you_mean(pattern, names)}")
+        chosen.update(matched)
+    for step in reversed(plan.steps):  # dependents come after their inputs: one backward pass closes upstream
+        if step.name in chosen:
+            chosen.update(step.inputs)
+    return replace(plan, steps=tuple(s for s in plan.steps if s.name in chosen))

@@ -42,10 +42,12 @@ def render(plan: Plan, fmt: str, statuses: Statuses, prices: dict[str, Accelerat
 def plan_dict(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator] = ACCELERATORS) -> dict[str, Any]:
     """The contract's JSON shape, plus each step's full validated config, and each train step's estimate."""
     estimates = train_estimates(plan, prices)
+    overrides = {"overrides": list(plan.overrides)} if plan.overrides else {}
     return {
         "experiment": plan.experiment.name,
         "spec": plan.spec_file,
         "root": plan.root,
+        **overrides,
         "steps": [
             {
                 "name": step.name,
@@ -145,6 +147,8 @@ def text_tree(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator] = A
 
     summary = ", ".join(f"{n} {s}" for s in _STATUS_STYLE if (n := sum(v == s for v in statuses.values())))
     tree = Tree(f"[bold]{plan.experiment.name}[/]  {len(plan.steps)} steps ({summary})  root: {plan.root}")
+    if plan.overrides:
+        tree.add(f"[magenta]overrides: {escape(' '.join(plan.overrides))}[/]")
     for step in plan.steps:
         if step.name not in used:
             add(tree, step)
