@@ -7,6 +7,8 @@ spec never prints a traceback; `--debug` shows one for lmspec's own bugs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -30,10 +32,22 @@ SCHEMA_DIR = Path("schemas")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    code = _handle(args)
+    try:
+        sys.stdout.flush()  # here, where a closed pipe can be told apart from a failure
+    except BrokenPipeError:
+        _reader_left()
+    return code
+
+
+def _handle(args: argparse.Namespace) -> int:
+    """Run the command; map every error to its message and exit code."""
     try:
         return int(args.handler(args))
+    except BrokenPipeError:
+        _reader_left()
+        return 0
     except SpecError as exc:
         _print_diagnostics(exc.diagnostics, "text", sys.stderr)
         print(_summary(len(exc.diagnostics), 1, 1), file=sys.stderr)
@@ -55,6 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 3
+
+
+def _reader_left() -> None:
+    """Whoever read stdout has closed it (`lmspec compile SPEC | head`): not an error, nothing more to print."""
+    from lmspec.runtime.progress import discard_stdout
+
+    discard_stdout()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,6 +143,15 @@ def _parser() -> argparse.ArgumentParser:
     _add_override_options(report)
     report.set_defaults(handler=_report)
 
+    diff = commands.add_parser("diff", help="what a spec change re-runs, reuses and costs (a plan for review)")
+    diff.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="BASE HEAD, or one SPEC with --against")
+    diff.add_argument("--against", metavar="REV", help="compare SPEC with itself at this git revision")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    diff.add_argument("--root", help="output root whose outputs count as cached (default: $LMSPEC_ROOT)")
+    diff.add_argument("--prices", metavar="TOML", help=PRICES_HELP)
+    _add_override_options(diff)
+    diff.set_defaults(handler=_diff)
+
     explain = commands.add_parser("explain", help="why STEP has its hash: a field diff against its last run")
     explain.add_argument("spec", type=Path, metavar="SPEC")
     explain.add_argument("step", metavar="STEP")
@@ -142,6 +172,11 @@ def _parser() -> argparse.ArgumentParser:
         _add_root_options(query)
         query.add_argument("--json", action="store_true", help="machine-readable output")
         query.set_defaults(handler=_catalog)
+    rebuild = catalog_commands.add_parser(
+        "rebuild", help="re-create the catalog's records from the outputs under the root (their lmspec-step.json)"
+    )
+    _add_root_options(rebuild)
+    rebuild.set_defaults(handler=_rebuild)
 
     schema = commands.add_parser("schema", help=f"write the JSON Schemas for editors into {SCHEMA_DIR}/")
     schema.add_argument(
@@ -363,18 +398,53 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
     return host, int(port)
 
 
-def _open_catalog(args: argparse.Namespace) -> Catalog:
-    from lmspec.catalog import Catalog, default_catalog_url
+def _root(args: argparse.Namespace) -> str:
     from lmspec.compiler import default_root
     from lmspec.compiler.plan import normalize_root
 
-    url = args.catalog or default_catalog_url(normalize_root(args.root or default_root()))
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    return normalize_root(args.root or default_root())
+
+
+def _catalog_url(args: argparse.Namespace) -> str:
+    from lmspec.catalog import default_catalog_url
+
+    return str(args.catalog or default_catalog_url(_root(args)))
+
+
+def _open_catalog(args: argparse.Namespace) -> Catalog:
+    """The existing catalog the arguments name, with runs and steps that were killed marked `abandoned`."""
+    from lmspec.catalog import Catalog, CatalogLocked, CatalogReadOnly
+    from lmspec.catalog.database import sqlite_path
+    from lmspec.catalog.recovery import abandon_orphans
+
+    url = _catalog_url(args)
+    path = sqlite_path(url)
+    if path is not None and not Path(path).exists():
         raise UsageError(
-            f"no catalog at {url.removeprefix('sqlite:///')}: run `lmspec run` first, "
-            "or point --root / --catalog at an existing one"
+            f"no catalog at {path}: run `lmspec run` first, `lmspec catalog rebuild` to re-create it from "
+            "the outputs under the root, or point --root / --catalog at an existing one"
         )
-    return Catalog(url).open(create=False)
+    catalog = Catalog(url).open(create=False)
+    # A catalog this process cannot write is still worth reading: its records are then shown as stored.
+    with contextlib.suppress(CatalogLocked, CatalogReadOnly):
+        abandon_orphans(catalog)
+    return catalog
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from lmspec.catalog import Catalog
+    from lmspec.catalog.recovery import rebuild
+    from lmspec.compiler.plan import is_url
+
+    root = _root(args)
+    if is_url(root) or not Path(root).is_dir():
+        raise UsageError(f"no local root at {root}: give the folder `lmspec run` wrote to with --root")
+    catalog = Catalog(_catalog_url(args)).open()
+    done = rebuild(catalog, Path(root))
+    print(f"recorded {len(done.recorded)} outputs of {root} in {catalog} ({done.present} were there already)")
+    for output, why in done.unreadable.items():
+        print(f"skipped {output}: {why}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -394,6 +464,32 @@ def _report(args: argparse.Namespace) -> int:
     folder = args.output or Path(plan.root) / "reports" / plan.experiment.name
     paths = write_report(report, folder)
     print(f"report: {paths['html']}  (also {', '.join(str(p) for k, p in paths.items() if k != 'html')})")
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from lmspec.compiler import compile_spec
+    from lmspec.compiler.budget import budget_use
+    from lmspec.compiler.diff import diff_plans
+    from lmspec.compiler.diff_render import render_diff
+    from lmspec.compiler.estimates import train_estimates
+    from lmspec.compiler.hardware import load_prices
+    from lmspec.compiler.revisions import spec_at_revision
+    from lmspec.outputs.status import plan_statuses
+
+    if len(args.specs) != (1 if args.against else 2):
+        raise UsageError("give BASE HEAD, or one SPEC with --against REV")
+    head_path = args.specs[-1]
+    head = compile_spec(head_path, args.root, tuple(args.overrides))
+    if args.against:
+        with spec_at_revision(head_path, args.against) as old:
+            base = compile_spec(old, args.root, tuple(args.overrides), data_dir=head_path.resolve().parent)
+        base = dataclasses.replace(base, spec_file=f"{head_path}@{args.against}")
+    else:
+        base = compile_spec(args.specs[0], args.root, tuple(args.overrides))
+    prices = load_prices(args.prices)
+    plan_diff = diff_plans(base, head, train_estimates(head, prices), plan_statuses(head), budget_use(head, prices))
+    print(render_diff(plan_diff, args.format))
     return 0
 
 

@@ -5,30 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from lmspec.catalog.store import Catalog
+from lmspec.compiler.identity import fingerprint_diff
 from lmspec.compiler.plan import Plan
 from lmspec.outputs.status import step_status
-
-
-def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
-    """Lines `field: old -> new` for every leaf that differs (added and removed fields included)."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        lines = []
-        for key in sorted(set(before) | set(after)):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in before:
-                lines.append(f"{sub}: (absent) -> {after[key]!r}")
-            elif key not in after:
-                lines.append(f"{sub}: {before[key]!r} -> (absent)")
-            else:
-                lines.extend(fingerprint_diff(before[key], after[key], sub))
-        return lines
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [
-            line
-            for i, (b, a) in enumerate(zip(before, after, strict=True))
-            for line in fingerprint_diff(b, a, f"{path}[{i}]")
-        ]
-    return [] if before == after else [f"{path}: {before!r} -> {after!r}"]
 
 
 def data_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

@@ -6,13 +6,15 @@ import json
 import os
 from pathlib import Path
 
+from lmspec.compiler.budget import budget_problems
 from lmspec.compiler.expand import expand
+from lmspec.compiler.hardware import load_prices
 from lmspec.compiler.identity import fingerprint, step_hash
 from lmspec.compiler.inputs import DigestCache, cache_path, fingerprint_inputs
 from lmspec.compiler.overrides import Override
 from lmspec.compiler.plan import Plan, StepPlan, join, normalize_root
 from lmspec.compiler.validate import ValidSpec, validate
-from lmspec.errors import UsageError
+from lmspec.errors import SpecError, UsageError
 from lmspec.schemas.kinds import kind_name
 from lmspec.schemas.references import raw_inputs
 
@@ -27,28 +29,45 @@ def default_root() -> str:
 
 
 def check(path: Path, overrides: tuple[Override, ...] = ()) -> ValidSpec | None:
-    """Validate one spec file (with command-line overrides); raises SpecError listing every problem. None for
-    a valid fragment."""
-    return validate(expand(path, overrides))
+    """Validate one spec file (with command-line overrides), its budget included; raises SpecError listing every
+    problem. None for a valid fragment."""
+    expanded = expand(path, overrides)
+    valid = validate(expanded)
+    if valid is not None and valid.spec.experiment.budget is not None:
+        plan = _plan(valid, path, "/budget", overrides, data_dir=None)
+        problems = budget_problems(plan, load_prices(None))
+        if problems:
+            raise SpecError([expanded.diagnostic(("experiment", "budget", limit), msg) for limit, msg in problems])
+    return valid
 
 
-def compile_spec(path: Path, root: str | None = None, overrides: tuple[Override, ...] = ()) -> Plan:
-    """Validate and compile `path` (with command-line overrides) into a Plan whose outputs live under `root`."""
+def compile_spec(
+    path: Path, root: str | None = None, overrides: tuple[Override, ...] = (), data_dir: Path | None = None
+) -> Plan:
+    """Validate and compile `path` (with command-line overrides) into a Plan whose outputs live under `root`.
+
+    Raw inputs are fingerprinted relative to `data_dir` (default: the spec's folder); `lmspec diff --against`
+    compiles an old version of a spec against today's data.
+    """
     valid = check(path, overrides)
     if valid is None:
         raise UsageError(
             f"{path} is a fragment (it has no [experiment] table): other specs can extend it, "
             "but it cannot be compiled or run on its own"
         )
-    resolved_root = normalize_root(root or default_root())
+    return _plan(valid, path, normalize_root(root or default_root()), overrides, data_dir or path.resolve().parent)
+
+
+def _plan(valid: ValidSpec, path: Path, root: str, overrides: tuple[Override, ...], data_dir: Path | None) -> Plan:
+    """Hash every step in order (inputs first); without `data_dir` raw inputs are not fingerprinted."""
     hashes: dict[str, str] = {}
     steps = []
-    spec_dir = path.resolve().parent
-    cache = DigestCache(cache_path())
+    cache = DigestCache(cache_path()) if data_dir is not None else None
     for name in valid.order:
         config = valid.spec.steps[name]
         inputs = valid.inputs[name]
-        data = fingerprint_inputs(raw_inputs(type(config), config.model_dump()), spec_dir, cache)
+        raw = raw_inputs(type(config), config.model_dump())
+        data = fingerprint_inputs(raw, data_dir, cache) if data_dir is not None and cache is not None else {}
         fp = fingerprint(config, {i: hashes[i] for i in inputs}, data)
         hashes[name] = step_hash(fp)
         steps.append(
@@ -58,15 +77,16 @@ def compile_spec(path: Path, root: str | None = None, overrides: tuple[Override,
                 config=config,
                 inputs=inputs,
                 hash=hashes[name],
-                output_path=join(resolved_root, f"{name}-{hashes[name]}"),
+                output_path=join(root, f"{name}-{hashes[name]}"),
                 fingerprint=fp,
             )
         )
-    cache.close()
+    if cache is not None:
+        cache.close()
     return Plan(
         spec_file=str(path),
         experiment=valid.spec.experiment,
-        root=resolved_root,
+        root=root,
         steps=tuple(steps),
         overrides=tuple(o.flag + ("" if o.unset else f"={json.dumps(o.value)}") for o in overrides),
     )

@@ -34,6 +34,11 @@ class Expanded:
     extended_at: dict[str, Location] = field(default_factory=dict)
     """Extended file (as shown in messages) -> the `extends` entry that brought it in."""
 
+    def diagnostic(self, path: DataPath, message: str) -> Diagnostic:
+        """A problem found after validation (a budget overrun), located at the value of `path`."""
+        where = self.source_map.value(path)
+        return self.pointed(Diagnostic(where.file, where.line, where.col, dotted(path), message))
+
     def pointed(self, diagnostic: Diagnostic) -> Diagnostic:
         """A problem inside an extended file, with where that file was extended from appended."""
         where = self.extended_at.get(diagnostic.file)

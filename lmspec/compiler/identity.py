@@ -61,3 +61,25 @@ def _canonical(value: Any, refs: dict[str, str]) -> Any:
     if isinstance(value, float) and value == 0.0:
         return 0.0  # -0.0 and 0.0 are the same setting
     return value
+
+
+def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:
+    """Lines `field: old -> new` for every leaf that differs (added and removed fields included)."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        lines = []
+        for key in sorted(set(before) | set(after)):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                lines.append(f"{sub}: (absent) -> {after[key]!r}")
+            elif key not in after:
+                lines.append(f"{sub}: {before[key]!r} -> (absent)")
+            else:
+                lines.extend(fingerprint_diff(before[key], after[key], sub))
+        return lines
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            line
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for line in fingerprint_diff(b, a, f"{path}[{i}]")
+        ]
+    return [] if before == after else [f"{path}: {before!r} -> {after!r}"]

@@ -9,6 +9,9 @@ path) is fingerprinted the way DVC checks dependencies:
 - fsspec URLs: the store's own checksum or version (ETag, md5, crc32c, generation), else size + mtime;
 - Hugging Face Hub datasets: the revision (commit sha) the Hub resolves the name to.
 
+`$LMSPEC_OFFLINE=1` skips the network probes (every remote input is `unreachable`), for machines known to be
+offline; otherwise a store that does not answer in REMOTE_TIMEOUT_S is not asked again by the same process.
+
 An input that cannot be reached (offline, no credentials) or does not exist yet gets a stated
 placeholder, so compile still works; the step's hash then changes once the input can be read, which
 re-runs it rather than serving a guess.
@@ -124,6 +127,9 @@ def fingerprint_inputs(values: Iterable[tuple[str, bool]], spec_dir: Path, cache
 
 def _remote(url: str) -> Fingerprints:
     """The store's version of every object a URL or URL glob names."""
+    store = "/".join(url.split("/", 3)[:3])  # gs://bucket: a store that did not answer once is not asked again
+    if store in _unreachable_stores or os.environ.get("LMSPEC_OFFLINE"):
+        return {url: "unreachable"}
 
     def probe() -> Fingerprints:
         import fsspec
@@ -131,7 +137,10 @@ def _remote(url: str) -> Fingerprints:
         fs, _, paths = fsspec.get_fs_token_paths(url)
         return {fs.unstrip_protocol(p): _object_version(fs.info(p)) for p in sorted(paths)} or {url: "missing"}
 
-    return _with_timeout(probe, url, {url: "unreachable"})
+    found = _with_timeout(probe, url, {url: "unreachable"})
+    if found == {url: "unreachable"}:
+        _unreachable_stores.add(store)
+    return found
 
 
 VERSION_KEYS = ("ETag", "etag", "md5Hash", "md5", "crc32c", "checksum", "generation", "version_id", "VersionId")
@@ -154,10 +163,14 @@ def _hub_revision(name: str) -> str:
 
         return f"revision:{HfApi().dataset_info(name).sha}"
 
+    if os.environ.get("LMSPEC_OFFLINE"):
+        return "unreachable"
     return _with_timeout(probe, f"hf://datasets/{name}", "unreachable")
 
 
 _warned: set[str] = set()
+_unreachable_stores: set[str] = set()
+"""Stores (scheme://host) that did not answer: the other objects there are not probed again by this process."""
 
 
 def _with_timeout[T](probe: Callable[[], T], what: str, fallback: T) -> T:

@@ -15,6 +15,17 @@ from lmspec.schemas.base import EXPERIMENT_NAME_PATTERN, NAME_MAX_LENGTH, SpecMo
 from lmspec.schemas.kinds import step_kinds
 
 
+class Budget(SpecModel):
+    """Any subset of limits on the plan's estimated training cost (6·N·D FLOPs on each step's `resources`)."""
+
+    usd: float | None = Field(default=None, gt=0)
+    """Dollars, at the price table's on-demand prices (`lmspec compile --prices` / `$LMSPEC_PRICES`)."""
+    gpu_hours: float | None = Field(default=None, gt=0)
+    """Accelerator-hours (GPU or TPU devices x hours; CPU steps count none)."""
+    flops: float | None = Field(default=None, gt=0)
+    """Training FLOPs."""
+
+
 class ExperimentHeader(SpecModel):
     """Who the experiment is and why it exists."""
 
@@ -28,6 +39,8 @@ class ExperimentHeader(SpecModel):
     """Free-form labels for searching the catalog."""
     extends: list[str] = Field(default_factory=list)
     """Spec files deep-merged under this one, in order (paths relative to this file); this file wins."""
+    budget: Budget | None = None
+    """Limits on what the plan's training may cost; `validate` and `compile` fail when an estimate exceeds one."""
 
 
 VarValue = str | int | float | bool | list[Any] | dict[str, Any]

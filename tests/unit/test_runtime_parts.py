@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lmspec.catalog.explain import fingerprint_diff
+from lmspec.compiler.identity import fingerprint_diff
 from lmspec.outputs.lifecycle import Lease, attempt_dir, is_complete, lease_active, publish
 from lmspec.runtime.preflight import memory_bytes
 from lmspec.runtime.provenance import uuid7
