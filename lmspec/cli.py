@@ -152,6 +152,11 @@ def _parser() -> argparse.ArgumentParser:
     _add_override_options(diff)
     diff.set_defaults(handler=_diff)
 
+    migrate = commands.add_parser("migrate", help="rewrite specs to the current spec version, keeping comments")
+    migrate.add_argument("specs", nargs="+", type=Path, metavar="SPEC", help="spec files or directories")
+    migrate.add_argument("--dry-run", action="store_true", help="show the diff, write nothing")
+    migrate.set_defaults(handler=_migrate)
+
     explain = commands.add_parser("explain", help="why STEP has its hash: a field diff against its last run")
     explain.add_argument("spec", type=Path, metavar="SPEC")
     explain.add_argument("step", metavar="STEP")
@@ -490,6 +495,20 @@ def _diff(args: argparse.Namespace) -> int:
     prices = load_prices(args.prices)
     plan_diff = diff_plans(base, head, train_estimates(head, prices), plan_statuses(head), budget_use(head, prices))
     print(render_diff(plan_diff, args.format))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from lmspec.compiler.rewrite import rewrite
+
+    changed = 0
+    for path in _spec_files(args.specs):
+        done = rewrite(path, write=not args.dry_run)
+        if done.diff:
+            changed += 1
+            sys.stdout.write(done.diff)
+    verb = "would change" if args.dry_run else "changed"
+    print(f"{changed} spec{'s' * (changed != 1)} {verb}; the others are at the current spec version")
     return 0
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.graph import walk
+from lmspec.compiler.migrations import migrate
 from lmspec.compiler.overrides import Override, apply_overrides
 from lmspec.compiler.source_map import DataPath, Location, SourceMap, dotted
 from lmspec.compiler.sources import Document, display_path, load_document
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
 from lmspec.schemas.base import REF_PATTERN
+from lmspec.schemas.experiment import SPEC_VERSION
 
 _REF = re.compile(REF_PATTERN)
 _SUBSTITUTION = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -89,6 +92,7 @@ def expand(path: Path, overrides: tuple[Override, ...] = ()) -> Expanded:
 
 def _load_with_extends(path: Path, chain: tuple[Path, ...], extended_at: dict[str, Location]) -> Document:
     document = load_document(path)
+    _migrate_in_memory(document)
     problems = _Problems(document.source_map)
     experiment = document.data.get("experiment")
     extends = experiment.pop("extends", []) if isinstance(experiment, dict) else []
@@ -137,6 +141,23 @@ def _load_with_extends(path: Path, chain: tuple[Path, ...], extended_at: dict[st
     merged = _deep_merge(merged, document.data, (), replaced)
     merged_map.overlay(document.source_map, replaced)
     return Document(path, merged, merged_map)
+
+
+def _migrate_in_memory(document: Document) -> None:
+    """An older spec compiles as it always did: migrated here, with a note saying how to rewrite the file."""
+    version, changes = migrate(document.data)
+    if version < SPEC_VERSION and display_path(document.path) not in _noted:
+        _noted.add(display_path(document.path))
+        print(
+            f"{display_path(document.path)}: note: written in spec version {version}, read as version {SPEC_VERSION}"
+            f" ({len(changes)} change{'s' * (len(changes) != 1)}); `lmspec migrate {display_path(document.path)}`"
+            " rewrites it",
+            file=sys.stderr,
+        )
+
+
+_noted: set[str] = set()
+"""Files whose migration note this process has printed."""
 
 
 def extended_note(where: Location) -> str:

@@ -14,6 +14,10 @@ from pydantic import Field, StringConstraints, create_model
 from lmspec.schemas.base import EXPERIMENT_NAME_PATTERN, NAME_MAX_LENGTH, SpecModel, StepBase, StepName
 from lmspec.schemas.kinds import step_kinds
 
+SPEC_VERSION = 2
+"""The spec language's version; `lmspec.compiler.migrations` upgrades older specs (in memory, or in place
+with `lmspec migrate`)."""
+
 
 class Budget(SpecModel):
     """Any subset of limits on the plan's estimated training cost (6·N·D FLOPs on each step's `resources`)."""
@@ -39,6 +43,8 @@ class ExperimentHeader(SpecModel):
     """Free-form labels for searching the catalog."""
     extends: list[str] = Field(default_factory=list)
     """Spec files deep-merged under this one, in order (paths relative to this file); this file wins."""
+    spec_version: int = Field(default=SPEC_VERSION, ge=1, le=SPEC_VERSION)
+    """The spec language version the file is written in; older ones are migrated (`lmspec migrate`)."""
     budget: Budget | None = None
     """Limits on what the plan's training may cost; `validate` and `compile` fail when an estimate exceeds one."""
 
