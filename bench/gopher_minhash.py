@@ -57,11 +57,11 @@ def make_documents(n: int, seed: int = 0) -> list[str]:
 
 
 def bench_gopher(docs: list[str], folder: Path, datatrove_python: str | None) -> None:
-    from lmspec.runtime.data.rules import BUILDERS
+    from lmspec.runtime.data.rules import build
     from lmspec.schemas.data import Filter
 
     config = Filter.model_validate({"kind": "filter", "input": "@x", "rules": [{"kind": "gopher_quality"}]})
-    check = BUILDERS["gopher_quality"](config.rules[0].model_dump(mode="json"))
+    check = build(config.rules[0])
     start = time.perf_counter()
     ours = [check(text)[0] for text in docs]
     seconds = time.perf_counter() - start

@@ -1,12 +1,34 @@
-"""A classifier output (train_classifier): one fastText model file."""
+"""A classifier output (train_classifier): one fastText model file, and `stats.json` on how it was trained."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lmspec.outputs.base import Output
 
 CLASSIFIER_FILE = "model.bin"
+STATS_FILE = "stats.json"
+
+
+@dataclass(frozen=True)
+class ClassifierStats:
+    """`stats.json`: the examples sampled per class and split, and the positive label's precision, recall
+    and F1 on the validation split (absent when `validation_fraction` left none)."""
+
+    positive: int
+    negative: int
+    train: int
+    validation: int
+    seconds: float
+    precision: float | None = None
+    recall: float | None = None
+    f1: float | None = None
+
+    def write(self, folder: Path) -> None:
+        data = {key: value for key, value in asdict(self).items() if value is not None}
+        (folder / STATS_FILE).write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 class Classifier(Output):
@@ -16,5 +38,9 @@ class Classifier(Output):
 
     @property
     def model_file(self) -> Path:
-        """The fastText `.bin` to load: inside a step output, or the path itself when it names a file."""
+        """The fastText `.bin` to load (or save): inside a step output, or the path itself when it names a file."""
         return self.path if self.path.is_file() else self.path / CLASSIFIER_FILE
+
+    def stats(self) -> ClassifierStats:
+        """A train_classifier output's `stats.json`."""
+        return ClassifierStats(**json.loads((self.path / STATS_FILE).read_text()))

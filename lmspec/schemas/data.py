@@ -43,7 +43,8 @@ class Ingest(DataStepBase):
     text_field: str = "text"
     """For jsonl/parquet: the field that holds the document text."""
     id_field: str | None = None
-    """For jsonl/parquet/huggingface: the field that holds a stable document id; None uses
+    """For jsonl/parquet/huggingface: the field that holds a stable document id; None uses the record's own
+    `id` field when it is a non-empty string or an integer (as DataTrove and Dolma do), else
     `<file name>:<record number>`."""
     max_documents: int | None = Field(default=None, ge=1)
     """Stop after this many documents (for quick experiments); None reads everything."""

@@ -9,6 +9,7 @@ the same pass as schema errors, at the field that holds it.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable
@@ -83,9 +84,31 @@ def references_in_paths(schema: type[BaseModel], data: Any) -> list[FieldPath]:
 def _model(schema: type[BaseModel], data: Any, path: FieldPath, visit: Visit) -> None:
     if not isinstance(data, dict):
         return
-    for name, field in schema.model_fields.items():
+    for name, annotation, metadata in _marked_fields(schema):
         if name in data:
-            _value(field.annotation, list(field.metadata), data[name], (*path, name), data, visit)
+            _value(annotation, metadata, data[name], (*path, name), data, visit)
+
+
+@functools.cache
+def _marked_fields(schema: type[BaseModel]) -> tuple[tuple[str, Any, list[Any]], ...]:
+    """The fields of `schema` that can hold a marked value somewhere inside: the only ones worth walking
+    (a 1,000-step plan walks its steps several times; most fields are numbers and plain tables)."""
+    return tuple(
+        (name, field.annotation, list(field.metadata))
+        for name, field in schema.model_fields.items()
+        if any(isinstance(m, Ref | RawInput) for m in field.metadata)
+        or (field.annotation is not None and _may_hold_marker(field.annotation))
+    )
+
+
+@functools.cache
+def _may_hold_marker(annotation: Any) -> bool:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated and any(isinstance(m, Ref | RawInput) for m in args[1:]):
+        return True
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return bool(_marked_fields(annotation))
+    return any(_may_hold_marker(arg) for arg in args if not isinstance(arg, str | int | float))
 
 
 def _value(

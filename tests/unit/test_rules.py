@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lmspec.runtime.data.rules import BUILDERS
+from lmspec.runtime.data.rules import build
 from lmspec.schemas.data import Filter
 
 PROSE = (
@@ -18,9 +18,9 @@ PROSE = (
 
 
 def rule(kind: str, **fields: Any) -> Any:
-    """The rule's check, built from its validated spec config (so the schema's defaults apply)."""
+    """The rule's check, built from its validated spec model (so the schema's defaults apply)."""
     spec = Filter.model_validate({"kind": "filter", "input": "@x", "rules": [{"kind": kind, **fields}]})
-    return BUILDERS[kind](spec.rules[0].model_dump(mode="json"))
+    return build(spec.rules[0])
 
 
 def test_gopher_quality_keeps_prose_and_drops_what_each_heuristic_targets() -> None:
@@ -31,6 +31,18 @@ def test_gopher_quality_keeps_prose_and_drops_what_each_heuristic_targets() -> N
     assert not check(" ".join(["a1"] * 80))[0]  # mean word length < 3
     assert not check("\n".join(f"- item {i} with some words" for i in range(30)))[0]  # bullets, no stop words
     assert not check(" ".join(["zzzz"] * 60))[0]  # no stop words
+
+
+def test_gopher_quality_drops_a_text_without_words_even_when_no_words_are_required() -> None:
+    check = rule("gopher_quality", min_words=0, min_stop_words=0)
+    assert check("")[:2] == (False, 0)
+    assert check("! ? .")[:2] == (False, 0)  # punctuation tokens, no words
+
+
+def test_a_classifier_rule_is_built_only_once_resolved() -> None:
+    """The filter step gives a classifier rule its model file and threshold (`ClassifierCheck`) first."""
+    with pytest.raises(TypeError, match="ClassifierCheck"):
+        rule("classifier", model="@quality")
 
 
 def test_gopher_repetition_drops_repeated_lines_and_ngrams() -> None:
@@ -95,3 +107,12 @@ def test_gopher_tokens_follow_spacy_where_it_changes_the_counts() -> None:
         "point , x.__get__(a ) and well - known 1,000 items , y. Python 's 3.8 :"
     )
     assert _TOKEN.findall(code) == spacy.split(" ")
+
+
+def test_attribute_names_and_keep_fraction_threshold() -> None:
+    from lmspec.runtime.data.rules import attribute_names, percentile_threshold
+
+    assert attribute_names(["length", "regex", "regex"]) == ["length", "regex_1", "regex_2"]
+    scores = [float(s) for s in range(10)]
+    assert percentile_threshold(scores, 0.2) == 8.0  # keeps 8 and 9: the top 20%
+    assert percentile_threshold([], 0.2) == 1.0

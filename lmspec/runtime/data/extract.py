@@ -1,15 +1,17 @@
 """`extract`: HTML -> plain text with Resiliparse (default) or Trafilatura, keeping URL and title.
 
-A page that fails extraction, or leaves less than `min_length` characters, is counted in stats.json
-(`extraction_failed`, `too_short`) and left out: one broken page must not stop a crawl.
+A page that leaves less than `min_length` characters is left out and counted in its stats
+(`too_short`). A page the extractor fails on is a bad record like any other: it fails the step at its
+shard and line, or with `on_error = "skip"` it is counted in `skipped` with its reason.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
-from lmspec.outputs.documents import Document, rewrite_shard, shard_name, shards
+from lmspec.outputs.documents import Document, Documents, DocumentStats, rewrite_shard, shard_paths
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
@@ -17,45 +19,44 @@ from lmspec.runtime.registry import executes
 from lmspec.schemas.data import Extract
 
 
+@dataclass(frozen=True)
+class ExtractTask:
+    """One input shard of HTML into one output shard of text (a Beam element)."""
+
+    source: Path
+    target: Path
+    spec: Extract
+
+
 @executes(Extract)
 def extract(ctx: StepContext[Extract]) -> StepResult:
-    config = ctx.step.config.model_dump(mode="json")
-    inputs = shards(ctx.inputs[config["input"].removeprefix("@")])
+    spec = ctx.spec
+    inputs = ctx.input(spec.input, Documents).shards()
     started = time.time()
-    tasks = [
-        {
-            "input": str(path),
-            "output": str(ctx.output_dir / shard_name(i, len(inputs), config["compression"])),
-            "config": config,
-        }
-        for i, path in enumerate(inputs)
-    ]
-    results = run_shard_tasks(tasks, extract_shard, ctx.output_dir, config["runner"], config["workers"])
+    targets = shard_paths(ctx.output_dir, len(inputs), spec.compression)
+    tasks = [ExtractTask(source, target, spec) for source, target in zip(inputs, targets, strict=True)]
+    results = run_shard_tasks(tasks, extract_shard, ctx.output_dir, spec.runner, spec.workers)
     return step_stats.finish(ctx.output_dir, results, started)
 
 
-def extract_shard(task: dict[str, Any]) -> dict[str, Any]:
-    config = task["config"]
-    to_text = _resiliparse if config["method"] == "resiliparse" else _trafilatura
-    counts = {"extraction_failed": 0, "too_short": 0}
-    errors: list[str] = []
+def extract_shard(task: ExtractTask) -> DocumentStats:
+    spec = task.spec
+    to_text = _resiliparse if spec.method == "resiliparse" else _trafilatura
+    too_short = 0
 
     def rewrite(_: int, doc: Document) -> Document | None:
-        try:
-            text, title = to_text(doc["text"], config["main_content"])
-        except Exception as exc:  # a parser's failure on one page is that page's problem only
-            counts["extraction_failed"] += 1
-            if len(errors) < 5:
-                errors.append(f"{doc['id']} ({doc['metadata'].get('url', '')}): {type(exc).__name__}: {exc}")
-            return None
-        if len(text) < config["min_length"]:
-            counts["too_short"] += 1
+        nonlocal too_short
+        text, title = to_text(doc["text"], spec.main_content)
+        if len(text) < spec.min_length:
+            too_short += 1
             return None
         doc["metadata"]["title"] = title
         doc["text"] = text
         return doc
 
-    return {**rewrite_shard(task, rewrite), **counts, "errors": errors}
+    stats = rewrite_shard(task.source, task.target, spec.on_error, rewrite)
+    stats.counts["too_short"] = too_short
+    return stats
 
 
 def _resiliparse(html: str, main_content: bool) -> tuple[str, str]:

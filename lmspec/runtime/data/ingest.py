@@ -1,8 +1,10 @@
-"""`ingest`: local files, globs or fsspec URLs (jsonl, parquet, text) -> lmspec document shards.
+"""`ingest`: local files, globs, fsspec URLs or Hugging Face datasets (jsonl, parquet, text, warc) -> lmspec
+document shards.
 
 One input file becomes one output shard, in sorted path order, so the output is the same on every run
 and every runner. Bad records stop the step with file and line, or with `on_error = "skip"` are
-counted (and the first reasons kept) in stats.json: never silently fewer documents.
+counted (and the first reasons kept) in its stats: never silently fewer documents. A record keeps its
+own id (its `id_field`, else its `id` field, as DataTrove and Dolma do), else gets `<file name>:<record number>`.
 """
 
 from __future__ import annotations
@@ -13,36 +15,55 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmspec.outputs.documents import DataError, Document, ShardWriter, parse_json_line, read_lines, shard_name
+from lmspec.outputs.documents import (
+    DataError,
+    Document,
+    DocumentStats,
+    ShardWriter,
+    parse_json_line,
+    read_lines,
+    shard_paths,
+)
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.data import stats as step_stats
 from lmspec.runtime.data.beam import run_shard_tasks
 from lmspec.runtime.registry import executes
 from lmspec.schemas.data import Ingest
 
+RECORD_ID_FIELD = "id"
+"""The field a record's own id is read from when `id_field` is not set (as DataTrove and Dolma do)."""
+
+Records = Iterator[Document | DataError]
+"""What a format reader yields: each record as a document, or what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class IngestTask:
+    """One input file (or dataset) into one output shard (a Beam element)."""
+
+    source: str
+    """The file as the user named it (a path, a URL, a dataset name): documents' `source` and messages use it."""
+    target: Path
+    spec: Ingest
+
 
 @executes(Ingest)
 def ingest(ctx: StepContext[Ingest]) -> StepResult:
-    config = ctx.step.config.model_dump(mode="json")
-    if config["format"] == "huggingface":  # a local dataset directory (relative to the spec) or a Hub name
-        files = [str(ctx.spec_dir / p) if (ctx.spec_dir / p).exists() else p for p in config["paths"]]
+    spec = ctx.spec
+    if spec.format == "huggingface":  # a local dataset directory (relative to the spec) or a Hub name
+        files = [str(local) if (local := ctx.local_path(p)).exists() else p for p in spec.paths]
     else:
-        files = expand_paths(config["paths"], ctx.spec_dir)
+        files = expand_paths(spec.paths, ctx.spec_dir)
     started = time.time()
-    tasks = [
-        {
-            "input": path,
-            "output": str(ctx.output_dir / shard_name(i, len(files), config["compression"])),
-            "config": config,
-        }
-        for i, path in enumerate(files)
-    ]
-    ctx.log.info("ingesting %d files as %s", len(files), config["format"])
-    results = run_shard_tasks(tasks, ingest_file, ctx.output_dir, config["runner"], config["workers"])
+    targets = shard_paths(ctx.output_dir, len(files), spec.compression)
+    tasks = [IngestTask(source, target, spec) for source, target in zip(files, targets, strict=True)]
+    ctx.log.info("ingesting %d files as %s", len(files), spec.format)
+    results = run_shard_tasks(tasks, ingest_file, ctx.output_dir, spec.runner, spec.workers)
     result = step_stats.finish(ctx.output_dir, results, started)
     if result.counts.get("documents_out", 0) == 0:
         raise DataError(
@@ -65,19 +86,18 @@ def expand_paths(patterns: list[str], spec_dir: Path) -> list[str]:
             full = pattern if os.path.isabs(pattern) else str(spec_dir / pattern)
             matched = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
         if not matched:
-            raise DataError(f"ingest path `{pattern}` matches no files (looked in {spec_dir} for relative paths)")
+            raise DataError(f"path `{pattern}` matches no files (looked in {spec_dir} for relative paths)")
         files.extend(matched)
     return files
 
 
-def ingest_file(task: dict[str, Any]) -> dict[str, Any]:
+def ingest_file(task: IngestTask) -> DocumentStats:
     """One input file -> one output shard; returns its stats (a Beam task, so module-level)."""
-    if task["config"]["format"] == "huggingface":
-        return _ingest_local(Path(task["input"]), task)
-    if "://" in task["input"]:  # remote (fsspec): copied next to the shard being written, read, then removed
-        with _local_copy(task["input"], Path(task["output"]).parent) as local:
+    if task.spec.format != "huggingface" and "://" in task.source:
+        # remote (fsspec): copied next to the shard being written, read, then removed
+        with _local_copy(task.source, task.target.parent) as local:
             return _ingest_local(local, task)
-    return _ingest_local(Path(task["input"]), task)
+    return _ingest_local(Path(task.source), task)
 
 
 @contextlib.contextmanager
@@ -93,38 +113,34 @@ def _local_copy(url: str, folder: Path) -> Iterator[Path]:
         local.unlink(missing_ok=True)
 
 
-def _ingest_local(path: Path, task: dict[str, Any]) -> dict[str, Any]:
-    config = {**task["config"], "origin": task["input"]}
-    writer = ShardWriter(Path(task["output"]))
-    skipped, errors = 0, []
-    read = {"jsonl": _jsonl, "parquet": _parquet, "text": _text, "warc": _warc, "huggingface": _huggingface}[
-        config["format"]
-    ]
-    bytes_in = path.stat().st_size if path.is_file() else 0
+def _ingest_local(path: Path, task: IngestTask) -> DocumentStats:
+    stats = DocumentStats(bytes_in=path.stat().st_size if path.is_file() else 0, counts={"files_in": 1})
+    writer = ShardWriter(task.target)
     try:
-        for item in read(path, config):
-            if isinstance(item, DataError):
-                if config["on_error"] != "skip":
+        for item in _READERS[task.spec.format](path, task.source, task.spec):
+            try:
+                if isinstance(item, DataError):
                     raise item
-                skipped += 1
-                errors.append(str(item))
-            else:
                 writer.write(item)
+            except DataError as error:
+                stats.skip(error, task.spec.on_error)
     finally:
         writer.close()
-    return {
-        "files_in": 1,
-        "bytes_in": bytes_in,
-        "documents_out": writer.documents,
-        "bytes_out": writer.bytes,
-        "skipped": skipped,
-        "errors": errors,
-    }
+    stats.documents_in = stats.documents_out = writer.documents
+    stats.bytes_out = writer.bytes
+    return stats
 
 
-def _jsonl(path: Path, config: dict[str, Any]) -> Any:
-    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
-    text_field = config["text_field"]
+def _name(origin: str) -> str:
+    """The file name of an input as the user named it (ids `<file name>:<record number>` use it)."""
+    return origin.rstrip("/").rsplit("/", 1)[-1]
+
+
+def jsonl_records(
+    path: Path, origin: str, text_field: str, fix: str
+) -> Iterator[tuple[int, dict[str, Any], str] | DataError]:
+    """(line number, record, its text) for each non-blank line of a JSONL file, or what is wrong with that line;
+    `fix` tells the user what to do about a record without a string `text_field`."""
     for line_no, line in read_lines(path):
         if isinstance(line, DataError):
             yield line
@@ -133,45 +149,65 @@ def _jsonl(path: Path, config: dict[str, Any]) -> Any:
             continue
         try:
             record = parse_json_line(path, line_no, line)
-            text = record.get(text_field)
-            if not isinstance(text, str):
-                raise DataError(
-                    f"{origin}:{line_no}: field `{text_field}` is missing or not a string "
-                    f"(fields: {', '.join(sorted(record)) or 'none'}); set text_field"
-                )
         except DataError as exc:
             yield exc
             continue
-        yield _from_record(record, text, f"{name}:{line_no}", config, scalars_only=False)
+        text = record.get(text_field)
+        if not isinstance(text, str):
+            yield DataError(
+                f"{origin}:{line_no}: field `{text_field}` is missing or not a string "
+                f"(fields: {', '.join(sorted(record)) or 'none'}); {fix}"
+            )
+            continue
+        yield line_no, record, text
+
+
+def _jsonl(path: Path, origin: str, spec: Ingest) -> Records:
+    for item in jsonl_records(path, origin, spec.text_field, fix="set text_field"):
+        if isinstance(item, DataError):
+            yield item
+            continue
+        line_no, record, text = item
+        yield _from_record(record, text, f"{_name(origin)}:{line_no}", origin, spec, scalars_only=False)
 
 
 def _from_record(
-    record: dict[str, Any], text: str, fallback_id: str, config: dict[str, Any], scalars_only: bool
+    record: dict[str, Any], text: str, fallback_id: str, origin: str, spec: Ingest, scalars_only: bool
 ) -> Document:
-    """A document from a table row: its id field (else `fallback_id`), the other fields as metadata.
+    """A document from a table row: its id (`_record_id`, else `fallback_id`), the other fields as metadata.
 
     Parquet and dataset rows may hold arrays and nested types that JSON cannot carry: `scalars_only`
     keeps their plain values only.
     """
-    text_field, id_field = config["text_field"], config["id_field"]
-    doc_id = str(record[id_field]) if id_field and id_field in record else fallback_id
+    found = _record_id(record, spec.id_field)
+    id_key, doc_id = found if found is not None else (None, fallback_id)
     metadata = {
         k: v
         for k, v in record.items()
-        if k not in (text_field, id_field) and (not scalars_only or isinstance(v, (str, int, float, bool)))
+        if k not in (spec.text_field, id_key) and (not scalars_only or isinstance(v, (str, int, float, bool)))
     }
-    return Document(id=doc_id, text=text, source=config["origin"], metadata=metadata, attributes={})
+    return Document(id=doc_id, text=text, source=origin, metadata=metadata, attributes={})
 
 
-def _parquet(path: Path, config: dict[str, Any]) -> Any:
-    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
+def _record_id(record: dict[str, Any], id_field: str | None) -> tuple[str, str] | None:
+    """(field, id) of a record's own id: its `id_field` when set, else its `id` when that is a non-empty string
+    or an integer; None when it has no such id."""
+    if id_field is not None:
+        return (id_field, str(record[id_field])) if id_field in record else None
+    value = record.get(RECORD_ID_FIELD)
+    if (isinstance(value, str) and value) or (isinstance(value, int) and not isinstance(value, bool)):
+        return RECORD_ID_FIELD, str(value)
+    return None
+
+
+def _parquet(path: Path, origin: str, spec: Ingest) -> Records:
     import pyarrow.parquet as pq
 
     try:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DataError(f"{origin}: not a readable parquet file ({exc})") from None
-    text_field = config["text_field"]
+    text_field = spec.text_field
     if text_field not in table.schema_arrow.names:
         raise DataError(
             f"{origin}: no column `{text_field}` (columns: {', '.join(table.schema_arrow.names)}); set text_field"
@@ -184,16 +220,15 @@ def _parquet(path: Path, config: dict[str, Any]) -> Any:
             if not isinstance(text, str):
                 yield DataError(f"{origin}: row {row}: `{text_field}` is null or not a string")
                 continue
-            yield _from_record(record, text, f"{name}:{row}", config, scalars_only=True)
+            yield _from_record(record, text, f"{_name(origin)}:{row}", origin, spec, scalars_only=True)
 
 
-def _warc(path: Path, config: dict[str, Any]) -> Any:
+def _warc(path: Path, origin: str, spec: Ingest) -> Records:
     """HTTP responses of a (gzipped) WARC file, read with FastWARC; the document text is the raw HTML.
 
     A response that is not HTML is an error at its record number (or, with on_error = "skip", a counted
     skip): extraction downstream expects pages.
     """
-    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
     from fastwarc.warc import ArchiveIterator, WarcRecordType
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
@@ -215,26 +250,24 @@ def _warc(path: Path, config: dict[str, Any]) -> Any:
                 body = record.reader.read()
                 html = bytes_to_str(body, detect_encoding(body) or "utf-8")
                 metadata = {"url": url, "date": record.headers.get("WARC-Date", ""), "content_type": content_type}
-                doc_id = record.record_id or f"{name}:{number}"
+                doc_id = record.record_id or f"{_name(origin)}:{number}"
                 yield Document(id=doc_id, text=html, source=origin, metadata=metadata, attributes={})
     except (OSError, EOFError, ValueError) as exc:
         yield DataError(f"{origin}: record {number + 1}: the WARC file is truncated or corrupt ({exc})")
 
 
-def _huggingface(path: Path, config: dict[str, Any]) -> Any:
+def _huggingface(path: Path, origin: str, spec: Ingest) -> Records:
     """A Hugging Face dataset by name (needs the network) or a local dataset directory, streamed."""
     import datasets
 
-    origin = config["origin"]
     try:
-        rows = datasets.load_dataset(origin, config["subset"], split=config["split"], streaming=True)
+        rows = datasets.load_dataset(origin, spec.subset, split=spec.split, streaming=True)
     except Exception as exc:  # the Hub client raises many types; all mean "cannot load it"
         raise DataError(
-            f"cannot load Hugging Face dataset `{origin}` (split {config['split']}): "
+            f"cannot load Hugging Face dataset `{origin}` (split {spec.split}): "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from None
-    text_field = config["text_field"]
-    name = origin.rstrip("/").rsplit("/", 1)[-1]
+    text_field = spec.text_field
     for number, record in enumerate(rows, start=1):
         text = record.get(text_field)
         if not isinstance(text, str):
@@ -243,16 +276,25 @@ def _huggingface(path: Path, config: dict[str, Any]) -> Any:
                 f"(fields: {', '.join(sorted(record))}); set text_field"
             )
             continue
-        yield _from_record(record, text, f"{name}:{number}", config, scalars_only=True)
+        yield _from_record(record, text, f"{_name(origin)}:{number}", origin, spec, scalars_only=True)
 
 
-def _text(path: Path, config: dict[str, Any]) -> Any:
+def _text(path: Path, origin: str, spec: Ingest) -> Records:
     """A whole file is one document."""
-    origin, name = config["origin"], config["origin"].rsplit("/", 1)[-1]  # as the user named it
     lines = []
     for _, line in read_lines(path):
         if isinstance(line, DataError):
             yield line
             return
         lines.append(line)
-    yield Document(id=name, text="".join(lines), source=origin, metadata={}, attributes={})
+    yield Document(id=_name(origin), text="".join(lines), source=origin, metadata={}, attributes={})
+
+
+_READERS: dict[str, Callable[[Path, str, Ingest], Records]] = {
+    "jsonl": _jsonl,
+    "parquet": _parquet,
+    "text": _text,
+    "warc": _warc,
+    "huggingface": _huggingface,
+}
+"""An ingest `format` -> its reader: (local file, the name the user gave it, the spec) -> records."""

@@ -75,7 +75,3 @@ def choose_bands(num_perm: int, threshold: float) -> tuple[int, int]:
         if best is None or false_positive < best[0]:
             best = (false_positive, bands, rows)
     return (best[1], best[2]) if best else (num_perm, 1)
-
-
-def band_keys(sig: np.ndarray, bands: int, rows: int) -> list[str]:
-    return [f"{i}:{sig[i * rows : (i + 1) * rows].tobytes().hex()}" for i in range(bands)]
