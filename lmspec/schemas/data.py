@@ -29,6 +29,8 @@ class Ingest(DataStepBase):
 
     kind: Literal["ingest"]
     output: ClassVar[OutputKind] = "documents"
+    implementation: ClassVar[int] = 2
+    """2: a record keeps its own `id` when `id_field` is unset (1 numbered every record `<file>:<line>`)."""
 
     paths: list[Annotated[str, RawInput(hub_when=("format", "huggingface"))]] = Field(min_length=1)
     """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://);

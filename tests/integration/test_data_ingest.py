@@ -190,3 +190,16 @@ def test_warc_record_without_html_is_an_error_by_default(tmp_path: Path) -> None
     result = lmspec_run(spec, tmp_path / "runs")
     assert result.returncode == 1
     assert "crawl.warc.gz: record 1 (http://c.example/x.pdf) is not HTML" in result.stdout
+
+
+def test_max_documents_keeps_the_first_documents_in_shard_order(tmp_path: Path) -> None:
+    for name, texts in (("a", ["a1", "a2"]), ("b", ["b1", "b2", "b3"]), ("c", ["c1"])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    spec = write_spec(
+        tmp_path, '\n[steps.few]\nkind = "ingest"\npaths = ["*.jsonl"]\nformat = "jsonl"\nmax_documents = 3\n'
+    )
+    result = lmspec_run(spec, tmp_path / "runs")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [d["text"] for d in step_documents(tmp_path / "runs", "few")] == ["a1", "a2", "b1"]
+    stats = step_stats(tmp_path / "runs", "few")
+    assert (stats.documents_out, stats.shards) == (3, 3)  # shard names and count do not depend on the limit

@@ -10,7 +10,7 @@ own id (its `id_field`, else its `id` field, as DataTrove and Dolma do), else ge
 from __future__ import annotations
 
 import contextlib
-import glob
+import itertools
 import os
 import shutil
 import time
@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmspec.compiler.inputs import local_files
 from lmspec.outputs.documents import (
     DataError,
     Document,
     DocumentStats,
     ShardWriter,
     parse_json_line,
+    read_documents,
     read_lines,
     shard_paths,
 )
@@ -64,6 +66,8 @@ def ingest(ctx: StepContext[Ingest]) -> StepResult:
     tasks = [IngestTask(source, target, spec) for source, target in zip(files, targets, strict=True)]
     ctx.log.info("ingesting %d files as %s", len(files), spec.format)
     results = run_shard_tasks(tasks, ingest_file, ctx.output_dir, spec.runner, spec.workers)
+    if spec.max_documents is not None:
+        _keep_first(results, targets, spec.max_documents)
     result = step_stats.finish(ctx.output_dir, results, started)
     if result.counts.get("documents_out", 0) == 0:
         raise DataError(
@@ -82,13 +86,30 @@ def expand_paths(patterns: list[str], spec_dir: Path) -> list[str]:
 
             fs, _, found = fsspec.get_fs_token_paths(pattern)
             matched = sorted(fs.unstrip_protocol(p) for p in found)
-        else:
-            full = pattern if os.path.isabs(pattern) else str(spec_dir / pattern)
-            matched = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+        else:  # the files the plan fingerprinted: one expansion for both
+            matched = local_files(pattern, spec_dir)
         if not matched:
             raise DataError(f"path `{pattern}` matches no files (looked in {spec_dir} for relative paths)")
         files.extend(matched)
     return files
+
+
+def _keep_first(results: list[DocumentStats], targets: list[Path], limit: int) -> None:
+    """`max_documents`: keep the first `limit` documents in shard order (each shard already stopped at `limit`);
+    shards past the limit are rewritten empty, so shard names and order never depend on the limit."""
+    seen = 0
+    for stats, target in zip(results, targets, strict=True):
+        keep = max(0, min(stats.documents_out, limit - seen))
+        seen += keep
+        if keep == stats.documents_out:
+            continue
+        kept = list(itertools.islice(read_documents(target), keep))
+        writer = ShardWriter(target.with_name(f".cut-{target.name}"))  # same suffix: same codec
+        for doc in kept:
+            writer.write(doc)
+        writer.close()
+        os.replace(writer.path, target)
+        stats.documents_out, stats.bytes_out = writer.documents, writer.bytes
 
 
 def ingest_file(task: IngestTask) -> DocumentStats:
@@ -118,6 +139,8 @@ def _ingest_local(path: Path, task: IngestTask) -> DocumentStats:
     writer = ShardWriter(task.target)
     try:
         for item in _READERS[task.spec.format](path, task.source, task.spec):
+            if task.spec.max_documents is not None and writer.documents >= task.spec.max_documents:
+                break  # the step keeps the first max_documents overall; no file can need more
             try:
                 if isinstance(item, DataError):
                     raise item
