@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmspec.schemas import StepBase, is_execution_only
+from lmspec.schemas.base import is_hashed_only_when_set
 
 IDENTITY_SCHEMA = 2
 """Bump when the canonical form itself changes: every hash changes with it, on purpose.
@@ -51,6 +52,10 @@ def _canonical(value: Any, refs: dict[str, str]) -> Any:
             name: _canonical(getattr(value, name), refs)
             for name, info in type(value).model_fields.items()
             if not is_execution_only(info.json_schema_extra)
+            and not (
+                is_hashed_only_when_set(info.json_schema_extra)
+                and getattr(value, name) == info.get_default(call_default_factory=True)
+            )
         }
     if isinstance(value, dict):
         return {refs.get(k, k): _canonical(v, refs) for k, v in value.items()}

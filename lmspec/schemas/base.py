@@ -83,6 +83,20 @@ def execution_only(**field_kwargs: Any) -> Any:
     return Field(json_schema_extra={IDENTITY_KEY: False}, **field_kwargs)
 
 
+IDENTITY_UNLESS_DEFAULT = "unless-default"
+
+
+def added_later(**field_kwargs: Any) -> Any:
+    """A field added after specs were written: hashed only when it differs from its default, so adding it
+    changed no existing step's hash (a spec that does not use it means what it meant before)."""
+    return Field(json_schema_extra={IDENTITY_KEY: IDENTITY_UNLESS_DEFAULT}, **field_kwargs)
+
+
+def is_hashed_only_when_set(field_extra: Any) -> bool:
+    """True for a field made with `added_later()`."""
+    return isinstance(field_extra, dict) and field_extra.get(IDENTITY_KEY) == IDENTITY_UNLESS_DEFAULT
+
+
 def is_execution_only(field_extra: Any) -> bool:
     """True when a field's `json_schema_extra` carries the execution-only marker."""
     return isinstance(field_extra, dict) and field_extra.get(IDENTITY_KEY) is False

@@ -116,3 +116,22 @@ def test_renaming_an_upstream_step_keeps_downstream_identity(write_spec: Callabl
     renamed = hashes(write_spec, SPEC.replace("[steps.tok]", "[steps.bpe]").replace('"@tok"', '"@bpe"'))
     assert renamed["bpe"] == base["tok"]
     assert renamed["model"] == base["model"]
+
+
+def test_a_field_added_later_is_hashed_only_when_set() -> None:
+    from typing import ClassVar, Literal
+
+    from lmspec.compiler.identity import fingerprint
+    from lmspec.schemas.base import OutputKind, StepBase, added_later
+
+    class Before(StepBase):
+        kind: Literal["k"]
+        output: ClassVar[OutputKind] = "metrics"
+        size: int = 1
+
+    class After(Before):
+        experts: int = added_later(default=0, ge=0)
+
+    old = fingerprint(Before(kind="k"), {}, {})
+    assert fingerprint(After(kind="k"), {}, {}) == old
+    assert fingerprint(After(kind="k", experts=4), {}, {})["config"]["experts"] == 4
