@@ -1,7 +1,8 @@
 """The lineage catalog: every run, artifact, input edge, config and metric, in any SQLAlchemy database."""
 
-from lmspec.catalog.records import ArtifactEnd, ArtifactStart, RunStart
-from lmspec.catalog.store import SCHEMA_VERSION, Catalog, CatalogError, default_catalog_url
+from lmspec.catalog.database import CatalogError, CatalogLocked, CatalogReadOnly
+from lmspec.catalog.records import ArtifactEnd, ArtifactStart, RunStart, StepRecord
+from lmspec.catalog.store import SCHEMA_VERSION, Catalog, default_catalog_url
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -9,6 +10,9 @@ __all__ = [
     "ArtifactStart",
     "Catalog",
     "CatalogError",
+    "CatalogLocked",
+    "CatalogReadOnly",
     "RunStart",
+    "StepRecord",
     "default_catalog_url",
 ]

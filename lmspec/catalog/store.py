@@ -1,31 +1,31 @@
 """Reading and writing the catalog. Every write is one short transaction, so concurrent runs are safe:
-SQLite in WAL mode with a busy timeout, or a server database (PostgreSQL) through any SQLAlchemy URL."""
+SQLite in WAL mode with a busy timeout, or a server database (PostgreSQL) through any SQLAlchemy URL
+(`lmspec.catalog.database` sets them up and retries what a busy database refuses)."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import Column, Connection, Engine, inspect, select, text
 
 from lmspec.catalog import tables
-from lmspec.catalog.records import ArtifactEnd, ArtifactStart, RunStart
-from lmspec.errors import LmspecError
+from lmspec.catalog.database import CatalogError, display_url, make_engine, transact
+from lmspec.catalog.records import ArtifactEnd, ArtifactStart, RunStart, Series, StepRecord
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump with a migration when the tables change; opening a catalog of another version is an error."""
 
-MIGRATIONS = {1: "adds lmspec_series (per-step training curves)"}
-"""Version -> what upgrading from it does. Each only adds tables, which `create_all` creates, so the
-upgrade is the version bump; a migration that changes existing tables would run its statements here."""
-
-
-class CatalogError(LmspecError):
-    """The catalog cannot be opened or used (wrong schema version, unreachable database)."""
+MIGRATIONS = {
+    1: "adds lmspec_series (per-step training curves)",
+    2: "adds lmspec_runs.pid (a run whose process is gone is marked abandoned)",
+}
+"""Version -> what upgrading from it does. Each only adds tables or nullable columns, which `_create` adds,
+so the upgrade is the version bump; a migration that changes existing columns would run its statements here."""
 
 
 def default_catalog_url(root: str) -> str:
@@ -45,6 +45,7 @@ class ArtifactRecord:
     config: dict[str, Any]
     fingerprint: dict[str, Any]
     status: str
+    """running, succeeded, failed, or abandoned (its run was killed while it ran)."""
     started_at: float | None
     finished_at: float | None
     duration_s: float | None
@@ -70,112 +71,93 @@ class Catalog:
     @property
     def engine(self) -> Engine:
         if self._engine is None or self._pid != os.getpid():
-            self._engine = _make_engine(self.url)
+            self._engine = make_engine(self.url)
             self._pid = os.getpid()
         return self._engine
 
+    def __str__(self) -> str:
+        return display_url(self.url)
+
+    def _write[T](self, work: Callable[[Connection], T], conflicts: bool = False) -> T:
+        return transact(self.engine, self.url, work, write=True, conflicts=conflicts)
+
+    def _read[T](self, work: Callable[[Connection], T]) -> T:
+        return transact(self.engine, self.url, work, write=False)
+
     def open(self, create: bool = True) -> Catalog:
-        """Create the tables if `create` and the database is new; check the schema version."""
-        try:
-            if create:
-                self._create()
-            with self.engine.connect() as conn:
-                row = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")).first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot open the catalog at {self.url}: {_first_line(exc)}") from None
-        version = int(row[0]) if row else None
-        if create and version in MIGRATIONS:
-            version = self._migrate(version)
+        """Create the tables if `create` and the database is new, upgrade an older catalog, check the version."""
+        if create:
+            self._write(_create, conflicts=True)
+        version = self._read(_version)
+        if version in MIGRATIONS:
+            self._write(_create, conflicts=True)
+            version = self._write(_migrate, conflicts=True)
         if version != SCHEMA_VERSION:
             raise CatalogError(
-                f"the catalog at {self.url} has schema version {version}; this lmspec reads version "
+                f"the catalog at {self} has schema version {version}; this lmspec reads version "
                 f"{SCHEMA_VERSION}. Use a lmspec release that matches, or start a new catalog with --catalog."
             )
         return self
 
-    def _create(self, attempts: int = 5) -> None:
-        """Create missing tables and the version row. Two runs starting at once may race to create the
-        same table; the loser's error is retried, and then finds the tables there."""
-        for attempt in range(attempts):
-            try:
-                tables.metadata.create_all(self.engine)
-                with self.engine.begin() as conn:
-                    found = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version"))
-                    if found.first() is None:
-                        conn.execute(tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            except (OperationalError, IntegrityError, ProgrammingError):
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.2 * (attempt + 1))
-
-    def _migrate(self, version: int) -> int:
-        """Upgrade an older catalog in place, one version at a time (tables were created by `_create`)."""
-        while version in MIGRATIONS:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    tables.meta.update().where(tables.meta.c.key == "schema_version").values(value=str(version + 1))
-                )
-            version += 1
-        return version
-
     # -- writes ---------------------------------------------------------------------------------
     def start_run(self, run: RunStart) -> None:
         """Record `run` as running."""
-        with self.engine.begin() as conn:
-            conn.execute(tables.runs.insert().values(**_row(run), status="running"))
+        self._write(lambda conn: conn.execute(tables.runs.insert().values(**_row(run), status="running")))
 
     def finish_run(self, run_id: str, status: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                tables.runs.update().where(tables.runs.c.id == run_id).values(status=status, finished_at=time.time())
-            )
+        update = tables.runs.update().where(tables.runs.c.id == run_id)
+        self._write(lambda conn: conn.execute(update.values(status=status, finished_at=time.time())))
 
     def record_artifact(self, start: ArtifactStart) -> None:
         """Insert or replace the artifact at `start.output_path` as running, and its input edges, atomically
         (a re-run of a forced or failed step replaces the earlier record and its series)."""
-        values = _row(start)
-        values.pop("inputs")  # a table of its own
-        path = start.output_path
-        with self.engine.begin() as conn:
-            conn.execute(tables.inputs.delete().where(tables.inputs.c.output_path == path))
-            conn.execute(tables.series.delete().where(tables.series.c.output_path == path))
-            conn.execute(tables.artifacts.delete().where(tables.artifacts.c.output_path == path))
-            conn.execute(tables.artifacts.insert().values(**values, status="running"))
-            if start.inputs:
-                conn.execute(
-                    tables.inputs.insert(),
-                    [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(start.inputs.items())],
-                )
+        self._write(lambda conn: _replace_artifact(conn, start))
 
     def finish_artifact(self, end: ArtifactEnd) -> None:
         """Update the artifact recorded when its step started (status, timings, counts, ...); edges stay."""
-        values = _row(end)
-        path = values.pop("output_path")  # the key, not a change
-        with self.engine.begin() as conn:
-            conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == path).values(**values))
+        self._write(lambda conn: _end_artifact(conn, end))
 
-    def record_series(self, output_path: str, series: dict[str, list[tuple[int, float]]]) -> None:
+    def record_series(self, output_path: str, series: Series) -> None:
         """Replace the per-step series of an artifact."""
-        rows = [
-            {"output_path": output_path, "name": name, "step": step, "value": value}
-            for name, points in series.items()
-            for step, value in points
-        ]
-        with self.engine.begin() as conn:
-            conn.execute(tables.series.delete().where(tables.series.c.output_path == output_path))
-            if rows:
-                conn.execute(tables.series.insert(), rows)
+        self._write(lambda conn: _replace_series(conn, output_path, series))
+
+    def restore(self, record: StepRecord) -> None:
+        """Record a published output from its own step record: its run (unless the catalog has it; how that
+        run ended is `unknown`), the artifact as it started and ended, its edges and series. Another process
+        restoring the same output at once is a conflict, retried: the last one wins, with the same rows."""
+
+        def work(conn: Connection) -> None:
+            if conn.execute(select(tables.runs.c.id).where(tables.runs.c.id == record.run.id)).first() is None:
+                conn.execute(tables.runs.insert().values(**_row(record.run), status="unknown"))
+            _replace_artifact(conn, record.start)
+            _end_artifact(conn, record.end)
+            _replace_series(conn, record.start.output_path, record.series)
+
+        self._write(work, conflicts=True)
+
+    def abandon(self, artifacts: dict[str, str | None], runs: Iterable[str]) -> None:
+        """Mark `abandoned` the artifacts (output path -> the run recorded as executing it) and runs that are
+        still `running`: their process was killed. An artifact another run has since taken over is left alone."""
+        a, r = tables.artifacts, tables.runs
+
+        def work(conn: Connection) -> None:
+            for path, run_id in artifacts.items():
+                still = (a.c.output_path == path, a.c.status == "running", a.c.run_id == run_id)
+                conn.execute(a.update().where(*still).values(status="abandoned"))
+            for run_id in runs:
+                conn.execute(r.update().where(r.c.id == run_id, r.c.status == "running").values(status="abandoned"))
+
+        if artifacts or runs:
+            self._write(work)
 
     # -- reads ----------------------------------------------------------------------------------
-    def series(self, output_path: str) -> dict[str, list[tuple[int, float]]]:
+    def series(self, output_path: str) -> Series:
         """name -> [(step, value), ...] in step order."""
         s = tables.series
         query = select(s.c.name, s.c.step, s.c.value).where(s.c.output_path == output_path).order_by(s.c.name, s.c.step)
-        found: dict[str, list[tuple[int, float]]] = {}
-        with self.engine.connect() as conn:
-            for name, step, value in conn.execute(query):
-                found.setdefault(name, []).append((step, value))
+        found: Series = {}
+        for name, step, value in self._read(lambda conn: conn.execute(query).all()):
+            found.setdefault(name, []).append((step, value))
         return found
 
     def artifacts(self, limit: int | None = None) -> list[ArtifactRecord]:
@@ -212,14 +194,33 @@ class Catalog:
         found = self._artifacts(query)
         return found[0] if found else None
 
+    def succeeded(self, output_paths: list[str]) -> set[str]:
+        """Those of `output_paths` recorded as succeeded."""
+        a = tables.artifacts
+        query = select(a.c.output_path).where(a.c.output_path.in_(output_paths), a.c.status == "succeeded")
+        return set(self._read(lambda conn: conn.execute(query).scalars().all())) if output_paths else set()
+
+    def running(self) -> tuple[dict[str, tuple[str | None, int | None]], dict[str, str | None]]:
+        """What is recorded as running: runs (id -> (host, pid)) and artifacts (output path -> run id)."""
+        r, a = tables.runs, tables.artifacts
+
+        def work(conn: Connection) -> tuple[dict[str, tuple[str | None, int | None]], dict[str, str | None]]:
+            runs = conn.execute(select(r.c.id, r.c.host, r.c.pid).where(r.c.status == "running")).all()
+            artifacts = conn.execute(select(a.c.output_path, a.c.run_id).where(a.c.status == "running")).all()
+            return {i: (host, pid) for i, host, pid in runs}, {path: run for path, run in artifacts}
+
+        return self._read(work)
+
     def _artifacts(self, query: Any) -> list[ArtifactRecord]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-            paths = [r["output_path"] for r in rows]
-            edges: dict[str, dict[str, str]] = {p: {} for p in paths}
-            if paths:
-                for edge in conn.execute(select(tables.inputs).where(tables.inputs.c.output_path.in_(paths))):
+        def work(conn: Connection) -> tuple[list[dict[str, Any]], dict[str, dict[str, str]]]:
+            rows = [dict(row) for row in conn.execute(query).mappings().all()]
+            edges: dict[str, dict[str, str]] = {row["output_path"]: {} for row in rows}
+            if edges:
+                for edge in conn.execute(select(tables.inputs).where(tables.inputs.c.output_path.in_(list(edges)))):
                     edges[edge.output_path][edge.input_name] = edge.input_path
+            return rows, edges
+
+        rows, edges = self._read(work)
         return [
             ArtifactRecord(
                 **{k: json.loads(v) if k in _JSON_COLUMNS else v for k, v in row.items()},
@@ -238,34 +239,69 @@ def _row(record: RunStart | ArtifactStart | ArtifactEnd) -> dict[str, Any]:
     return {k: json.dumps(v, sort_keys=True) if k in _JSON_COLUMNS else v for k, v in values.items()}
 
 
-def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        folder = os.path.dirname(os.path.abspath(url.removeprefix("sqlite:///")))
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise CatalogError(f"cannot open the catalog at {url}: cannot create {folder}: {exc.strerror}") from None
-        engine = create_engine(url, connect_args={"timeout": 60})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            # WAL lets readers and one writer work at once; the busy timeout makes writers queue, not fail.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=60000")  # first, so switching to WAL waits instead of failing
-            cursor.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL never corrupts and survives a killed process; only an OS crash may lose
-            # the last commits, which the success markers on disk (the source of truth) still record.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
-
-        return engine
-    try:
-        return create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise CatalogError(f"cannot use catalog URL {url}: {_first_line(exc)}") from None
+def _create(conn: Connection) -> None:
+    """Create missing tables and columns and the version row. Two runs starting at once may race to create
+    the same table; the loser's conflict is retried (`transact`), and then finds the tables there."""
+    tables.metadata.create_all(conn)
+    present = inspect(conn)
+    for table in tables.metadata.sorted_tables:
+        have = {column["name"] for column in present.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have:
+                conn.execute(_add_column(conn, table.name, column))
+    found = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")).first()
+    if found is None:
+        conn.execute(tables.meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
 
 
-def _first_line(exc: BaseException) -> str:
-    if isinstance(exc, OperationalError) and exc.orig is not None:
-        return str(exc.orig).splitlines()[0]
-    return str(exc).splitlines()[0]
+def _add_column(conn: Connection, table: str, column: Column[Any]) -> Any:
+    """`ALTER TABLE ... ADD COLUMN` for a nullable column (SQLAlchemy Core has no construct for it)."""
+    quote = conn.dialect.identifier_preparer.quote
+    kind = column.type.compile(dialect=conn.dialect)
+    return text(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
+
+
+def _version(conn: Connection) -> int | None:
+    row = conn.execute(select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")).first()
+    return int(row[0]) if row else None
+
+
+def _migrate(conn: Connection) -> int | None:
+    """Upgrade an older catalog in place, one version at a time (tables and columns were added by `_create`)."""
+    version = _version(conn)
+    while version is not None and version in MIGRATIONS:
+        version += 1
+        conn.execute(tables.meta.update().where(tables.meta.c.key == "schema_version").values(value=str(version)))
+    return version
+
+
+def _replace_artifact(conn: Connection, start: ArtifactStart) -> None:
+    values = _row(start)
+    values.pop("inputs")  # a table of its own
+    path = start.output_path
+    conn.execute(tables.inputs.delete().where(tables.inputs.c.output_path == path))
+    conn.execute(tables.series.delete().where(tables.series.c.output_path == path))
+    conn.execute(tables.artifacts.delete().where(tables.artifacts.c.output_path == path))
+    conn.execute(tables.artifacts.insert().values(**values, status="running"))
+    if start.inputs:
+        conn.execute(
+            tables.inputs.insert(),
+            [{"output_path": path, "input_name": n, "input_path": p} for n, p in sorted(start.inputs.items())],
+        )
+
+
+def _end_artifact(conn: Connection, end: ArtifactEnd) -> None:
+    values = _row(end)
+    path = values.pop("output_path")  # the key, not a change
+    conn.execute(tables.artifacts.update().where(tables.artifacts.c.output_path == path).values(**values))
+
+
+def _replace_series(conn: Connection, output_path: str, series: Series) -> None:
+    rows = [
+        {"output_path": output_path, "name": name, "step": step, "value": value}
+        for name, points in series.items()
+        for step, value in points
+    ]
+    conn.execute(tables.series.delete().where(tables.series.c.output_path == output_path))
+    if rows:
+        conn.execute(tables.series.insert(), rows)

@@ -25,9 +25,10 @@ runs = Table(
     Column("git_commit", String(64)),
     Column("user", String(200)),
     Column("host", String(200)),
+    Column("pid", Integer, comment="the run's process on `host`; schema version 3"),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False, comment="running, succeeded, failed, abandoned, unknown"),
     Column("versions", Text, nullable=False, comment="JSON: lmspec and key engine package versions"),
 )
 
@@ -42,7 +43,7 @@ artifacts = Table(
     Column("run_id", String(36), ForeignKey("lmspec_runs.id")),
     Column("config", Text, nullable=False),
     Column("fingerprint", Text, nullable=False),
-    Column("status", String(20), nullable=False),
+    Column("status", String(20), nullable=False, comment="running, succeeded, failed, abandoned"),
     Column("started_at", Float),
     Column("finished_at", Float),
     Column("duration_s", Float),

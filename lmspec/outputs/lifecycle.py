@@ -7,6 +7,18 @@ Layout beside an output `<root>/<step>-<hash>`:
   `<out>.failed`     the last failed attempt, kept for its log
   `<out>.resume`     what a resumable executor keeps across attempts (training checkpoints)
   `<out>/_SUCCESS`   written last: the only thing that makes a step complete
+  `<out>/lmspec-step.json`  the output's own record (run, config, inputs, timings, counts, series), written
+                     into the attempt before it is renamed: what `lmspec catalog rebuild` re-creates the catalog from
+
+What a killed `lmspec run` leaves, by the point it was killed at, and what the next run does with it:
+  before or while the executor writes   a lease of a dead process and `<out>.tmp-*`: the lease is taken
+                                        over, the leftovers cleared, the step executed again
+  after the executor, before the rename the same
+  after the rename, before `_SUCCESS`   `<out>` without its marker: executed again, the old `<out>` replaced
+  after `_SUCCESS`, before the catalog  a complete output: cached; its stale lease is removed (`tidy`) and
+                                        the catalog record re-made from `lmspec-step.json`
+`LMSPEC_TEST_KILL_AT=STEP:PHASE` (read by `kill_point` alone) kills the run with SIGKILL at each of these
+points, for the fault-injection tests.
 """
 
 from __future__ import annotations
@@ -15,17 +27,25 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 SUCCESS_MARKER = "_SUCCESS"
 """A step is complete when its output directory holds this file (written last, after an atomic rename)."""
 LOG_NAME = "lmspec-step.log"
 RESULT_NAME = "lmspec-step.json"
+
+KILL_AT_ENV = "LMSPEC_TEST_KILL_AT"
+type KillPhase = Literal["started", "writing", "executed", "renamed", "completed"]
+"""Where a step's execution can be killed for a test: its attempt started (nothing written yet), the executor
+half-way through writing (the test executors), the executor returned (before the rename), renamed into place
+(before `_SUCCESS`), complete (before the catalog records it)."""
 
 DEFAULT_LEASE_TIMEOUT_S = 120.0
 """A lease whose heartbeat is older than this is taken over (its holder is presumed dead)."""
@@ -99,8 +119,7 @@ class Lease:
 
     def _stale(self) -> bool:
         holder = self._holder()
-        pid = holder.get("pid")
-        if holder.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid):
+        if holder_gone(holder.get("host"), holder.get("pid")):
             return True
         try:
             return time.time() - self.path.stat().st_mtime > lease_timeout()
@@ -114,14 +133,39 @@ def lease_active(output: Path) -> bool:
     return probe.path.exists() and not probe._stale()
 
 
-def _alive(pid: int) -> bool:
+def lease_left_behind(output: Path) -> bool:
+    """True when a lease of `output` is there but its holder is gone (a killed run left it)."""
+    probe = Lease(output)
+    return probe.path.exists() and probe._stale()
+
+
+def holder_gone(host: object, pid: object) -> bool:
+    """True when process `pid` on `host` is known to have exited; only a process on this host can be checked."""
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
-    except PermissionError:
         return True
-    return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def kill_point(output: Path, phase: KillPhase) -> None:
+    """SIGKILL this process when `$LMSPEC_TEST_KILL_AT` is `STEP:PHASE` for the step of `output` and `phase`.
+
+    Fault injection for the recovery tests: a real kill -9 at a real point of the protocol, so they show
+    that every point a run can die at is recovered by running again. Unset, it costs one environment lookup.
+    """
+    wanted = os.environ.get(KILL_AT_ENV)
+    if wanted and wanted == f"{output.name.rpartition('-')[0]}:{phase}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def attempt_path(output: Path, token: str) -> Path:
+    """Where the attempt holding the lease `token` writes (see `attempt_dir`)."""
+    return output.with_name(f"{output.name}.tmp-{token}")
 
 
 def attempt_dir(output: Path, token: str, clear_leftovers: bool) -> Path:
@@ -131,10 +175,13 @@ def attempt_dir(output: Path, token: str, clear_leftovers: bool) -> Path:
     scanned on every step: with thousands of outputs under one root that scan would dominate.
     """
     if clear_leftovers:
-        for pattern in (f"{output.name}.tmp-*", f"{output.name}.old-*"):
+        for pattern in (f"{output.name}.tmp-*", f"{output.name}.old-*", f"{output.name}.lease.*"):
             for leftover in output.parent.glob(pattern):
-                shutil.rmtree(leftover, ignore_errors=True)
-    tmp = output.with_name(f"{output.name}.tmp-{token}")
+                if leftover.is_dir():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    leftover.unlink(missing_ok=True)
+    tmp = attempt_path(output, token)
     tmp.mkdir(parents=True)
     return tmp
 
@@ -144,9 +191,10 @@ def resume_dir(output: Path) -> Path:
     return output.with_name(f"{output.name}.resume")
 
 
-def publish(tmp: Path, output: Path, result: dict[str, Any]) -> None:
-    """Rename the attempt into place (replacing a forced step's previous output), then mark it complete."""
-    (tmp / RESULT_NAME).write_text(json.dumps(result, indent=2, sort_keys=True))
+def publish(tmp: Path, output: Path, record: dict[str, Any]) -> None:
+    """Write the output's own `record` into the attempt, rename the attempt into place (replacing an earlier,
+    incomplete or forced, output), mark it complete, and drop what earlier attempts left beside it."""
+    (tmp / RESULT_NAME).write_text(json.dumps(record, indent=2, sort_keys=True))
     if output.exists():
         old = output.with_name(f"{output.name}.old-{uuid.uuid4().hex}")
         os.replace(output, old)
@@ -154,9 +202,37 @@ def publish(tmp: Path, output: Path, result: dict[str, Any]) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, output)
+    kill_point(output, "renamed")
     marker_tmp = output / f".{SUCCESS_MARKER}.tmp"
-    marker_tmp.write_text(json.dumps({"hash": result.get("hash"), "finished_at": time.time()}))
+    marker_tmp.write_text(json.dumps({"finished_at": time.time()}))
     os.replace(marker_tmp, output / SUCCESS_MARKER)
+    tidy(output)
+
+
+def tidy(output: Path) -> None:
+    """Remove what attempts left beside a complete output: the last failed attempt, resume state (training
+    checkpoints), and a lease its dead holder never released (a run killed after `_SUCCESS`)."""
+    shutil.rmtree(failed_dir(output), ignore_errors=True)
+    shutil.rmtree(resume_dir(output), ignore_errors=True)
+    if lease_left_behind(output):
+        Lease(output).path.unlink(missing_ok=True)
+
+
+def read_record(output: Path) -> dict[str, Any] | None:
+    """The record `publish` wrote into `output`; None when there is none or it is not JSON."""
+    try:
+        found = json.loads((output / RESULT_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def published_outputs(root: Path) -> Iterator[Path]:
+    """Every complete output directly under `root`: `<step>-<hash>` (step names have no dot, so attempts,
+    failed attempts and resume state, all `<out>.<suffix>`, are not)."""
+    for path in sorted(root.iterdir()) if root.is_dir() else ():
+        if "." not in path.name and is_complete(path):
+            yield path
 
 
 def invalidate(output: Path) -> None:

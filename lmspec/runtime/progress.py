@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any
@@ -43,7 +44,10 @@ class Progress:
         else:
             took = f" ({self.elapsed[name]:.1f} s)" if name in self.elapsed and state != "running" else ""
             extra = f": {detail}" if detail else ""
-            print(f"{time.strftime('%H:%M:%S')} {state:<8} {name}{took}{extra}", flush=True)
+            try:
+                print(f"{time.strftime('%H:%M:%S')} {state:<8} {name}{took}{extra}", flush=True)
+            except BrokenPipeError:  # the reader of stdout left (`lmspec run ... | head`): the run goes on
+                discard_stdout()
 
     def close(self) -> None:
         if self._live is not None:
@@ -64,6 +68,14 @@ class Progress:
                 name, kind, f"[{_STYLES.get(state, '')}]{state}[/]", f"{seconds:.1f} s" if seconds is not None else ""
             )
         return table
+
+
+def discard_stdout() -> None:
+    """Send the rest of stdout, and what is still buffered for it, to /dev/null: its reader has closed the
+    pipe, which is not an error (`| head`), and Python would otherwise report the broken pipe again at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def wants_live(quiet: bool) -> bool:

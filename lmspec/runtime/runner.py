@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import socket
 import sys
 import time
@@ -15,19 +14,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from lmspec.catalog import ArtifactEnd, ArtifactStart, Catalog, RunStart, default_catalog_url
+from lmspec.catalog import ArtifactEnd, ArtifactStart, Catalog, RunStart, StepRecord, default_catalog_url
+from lmspec.catalog.recovery import abandon_orphans, abandon_previous, restore_missing
 from lmspec.compiler.plan import Plan, StepPlan, is_url
 from lmspec.errors import LmspecError, UsageError, did_you_mean
 from lmspec.outputs.lifecycle import (
     LOG_NAME,
     Lease,
     attempt_dir,
+    attempt_path,
     invalidate,
     is_complete,
     keep_failed,
+    kill_point,
     lease_active,
     publish,
     resume_dir,
+    tidy,
 )
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.openlineage import OpenLineageEmitter
@@ -57,7 +60,7 @@ class RunContext:
 
     plan: Plan
     spec_dir: Path
-    run_id: str
+    run: RunStart
     catalog: Catalog
     lineage: OpenLineageEmitter
     progress: Progress
@@ -88,13 +91,16 @@ class RunContext:
         if executor is None:  # checked before the run; a plugin may still vanish between processes
             raise StepFailed(f"no executor for step kind `{step.kind}`")
         inputs = {name: self.plan.step(name).output_path for name in step.inputs}
+        if lease.took_over:
+            abandon_previous(self.catalog, step.output_path)
+        start = self._record_start(step, inputs, attempt_path(output, lease.token) / LOG_NAME)
         tmp = attempt_dir(output, lease.token, clear_leftovers=lease.took_over)
         log, handler = _step_logger(step, tmp / LOG_NAME)
         lineage_run = uuid7()
-        start = self._record_start(step, inputs, tmp / LOG_NAME)
         self.lineage.emit("START", lineage_run, step, inputs)
         self.progress.update(step.name, "running")
         log.info("step %s (%s) hash %s -> %s", step.name, step.kind, step.hash, step.output_path)
+        kill_point(output, "started")
         try:
             context = StepContext(
                 step=step,
@@ -108,33 +114,26 @@ class RunContext:
             )
             with _engine_logs_to(handler):
                 result = executor(context) or StepResult()
-        except Exception as exc:
+        except BaseException as exc:  # Ctrl-C too: its attempt is kept as failed, not left as `.tmp-*`
             log.error("step failed:\n%s", traceback.format_exc())
             handler.close()
             kept = keep_failed(tmp, output)
             tail = "\n".join(traceback.format_exception_only(exc)[-ERROR_TAIL_LINES:]).strip()
-            self._finish(start, "failed", kept / LOG_NAME, error=tail)
+            self.catalog.finish_artifact(_ended(start, "failed", kept / LOG_NAME, error=tail))
             self.lineage.emit("FAIL", lineage_run, step, inputs, error=tail)
             self.progress.update(step.name, "failed", tail.splitlines()[-1] if tail else "")
+            if not isinstance(exc, Exception):
+                raise
             raise StepFailed(f"step {step.name} failed: {tail}") from exc
+        kill_point(output, "executed")
         log.info("done in %.2f s; counts %s; metrics %s", time.time() - start.started_at, result.counts, result.metrics)
         handler.close()
-        publish(
-            tmp,
-            output,
-            {
-                "hash": step.hash,
-                "step": step.name,
-                "kind": step.kind,
-                "counts": result.counts,
-                "metrics": result.metrics,
-                "fingerprint": step.fingerprint,
-            },
-        )
-        self._finish(start, "succeeded", output / LOG_NAME, result)
+        end = _ended(start, "succeeded", output / LOG_NAME, result)
+        publish(tmp, output, StepRecord(self.run, start, end, result.series).to_json())
+        kill_point(output, "completed")
+        self.catalog.finish_artifact(end)
         if result.series:
             self.catalog.record_series(step.output_path, result.series)
-        shutil.rmtree(resume_dir(output), ignore_errors=True)
         self.lineage.emit("COMPLETE", lineage_run, step, inputs)
         self.progress.update(step.name, "done")
 
@@ -146,7 +145,7 @@ class RunContext:
             step_name=step.name,
             kind=step.kind,
             experiment=self.plan.experiment.name,
-            run_id=self.run_id,
+            run_id=self.run.id,
             config=step.config.model_dump(mode="json"),
             fingerprint=step.fingerprint,
             started_at=time.time(),
@@ -156,29 +155,27 @@ class RunContext:
         self.catalog.record_artifact(start)
         return start
 
-    def _finish(
-        self,
-        start: ArtifactStart,
-        status: Literal["succeeded", "failed"],
-        log: Path,
-        result: StepResult | None = None,
-        error: str | None = None,
-    ) -> None:
-        """Record how the execution that `start` recorded ended."""
-        finished = time.time()
-        done = result or StepResult()
-        self.catalog.finish_artifact(
-            ArtifactEnd(
-                output_path=start.output_path,
-                status=status,
-                finished_at=finished,
-                duration_s=finished - start.started_at,
-                log_path=str(log),
-                counts=done.counts,
-                metrics=done.metrics,
-                error=error,
-            )
-        )
+
+def _ended(
+    start: ArtifactStart,
+    status: Literal["succeeded", "failed"],
+    log: Path,
+    result: StepResult | None = None,
+    error: str | None = None,
+) -> ArtifactEnd:
+    """How the execution that `start` recorded ended, now."""
+    finished = time.time()
+    done = result or StepResult()
+    return ArtifactEnd(
+        output_path=start.output_path,
+        status=status,
+        finished_at=finished,
+        duration_s=finished - start.started_at,
+        log_path=str(log),
+        counts=done.counts,
+        metrics=done.metrics,
+        error=error,
+    )
 
 
 def run_plan(
@@ -200,28 +197,15 @@ def run_plan(
     before = {s.name: s.name not in forced and is_complete(Path(s.output_path)) for s in plan.steps}
     to_run = [s for s in plan.steps if not before[s.name]]
     preflight(to_run, allow_runner_processes)
+    catalog = Catalog(catalog_url or default_catalog_url(str(root))).open()
+    run = _start_run(plan, spec_path, catalog)  # before anything changes on disk: a catalog may refuse it
     for name in forced:
         invalidate(Path(plan.step(name).output_path))
-
-    catalog = Catalog(catalog_url or default_catalog_url(str(root))).open()
-    run = RunStart(
-        id=uuid7(),
-        experiment=plan.experiment.name,
-        spec_path=str(spec_path),
-        spec_text=spec_path.read_text(encoding="utf-8"),
-        plan_hash=plan_hash(plan),
-        root=str(root),
-        git_commit=git_commit(spec_path.parent),
-        user=user(),
-        host=socket.gethostname(),
-        started_at=time.time(),
-        versions=versions(),
-    )
-    catalog.start_run(run)
+    _settle_cached([Path(s.output_path) for s in plan.steps if before[s.name]], catalog)
     initial = {name: "cached" if done else "pending" for name, done in before.items()}
     progress = Progress([(s.name, s.kind) for s in plan.steps], initial, live)
     lineage = OpenLineageEmitter(str(root), plan.experiment.name)
-    context = RunContext(plan, spec_path.parent.resolve(), run.id, catalog, lineage, progress)
+    context = RunContext(plan, spec_path.parent.resolve(), run, catalog, lineage, progress)
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -233,6 +217,36 @@ def run_plan(
     catalog.finish_run(run.id, "succeeded" if summary.ok else "failed")
     summary.record_path = write_experiment_record(plan, run, summary)
     return summary
+
+
+def _start_run(plan: Plan, spec_path: Path, catalog: Catalog) -> RunStart:
+    """Record this run as running, after marking `abandoned` the runs and steps that killed runs left running."""
+    abandon_orphans(catalog)
+    run = RunStart(
+        id=uuid7(),
+        experiment=plan.experiment.name,
+        spec_path=str(spec_path),
+        spec_text=spec_path.read_text(encoding="utf-8"),
+        plan_hash=plan_hash(plan),
+        root=plan.root,
+        git_commit=git_commit(spec_path.parent),
+        user=user(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        started_at=time.time(),
+        versions=versions(),
+    )
+    catalog.start_run(run)
+    return run
+
+
+def _settle_cached(outputs: list[Path], catalog: Catalog) -> None:
+    """Cached outputs may be what a killed run completed but never recorded, or never cleaned up after:
+    record them again from their step records, and remove the lease, failed attempt or resume state left
+    beside them. Three file checks per output and one query: what an all-cached run pays for it."""
+    for output in outputs:
+        tidy(output)
+    restore_missing(catalog, outputs)
 
 
 def _build_until_settled(context: RunContext, workers: int, scheduler: tuple[str, int] | None, log_file: str) -> None:

@@ -108,6 +108,7 @@ def test_failure_keeps_independent_branches_and_reports_every_failed_step(projec
     assert retried.returncode == 0, retried.stdout
     assert "2 cached, 2 done" in retried.stdout
     assert project.executions().count("long") == 2
+    assert not list(project.root.glob("long-*.failed"))  # a recovered step keeps no failed attempt
 
 
 def test_a_step_asking_more_memory_than_the_machine_has_is_refused_before_anything_runs(project: Project) -> None:

@@ -5,10 +5,14 @@ They read and write real files so outputs can be compared byte for byte. Environ
   LMSPEC_TEST_FAIL=a,b           these steps raise
   LMSPEC_TEST_SLEEP=a:2,b:0.5    these steps write half their output, then sleep (to be killed mid-step)
   LMSPEC_TEST_NOISE=a,b          these steps chatter on stderr as engines do (print, native fd 2, own handler)
+  LMSPEC_TEST_KILL_AT=a:writing  kill -9 the run half-way through writing step a's output; the runtime's own
+                                 kill points (started, executed, renamed, completed) take the same variable
+                                 (`lmspec.outputs.lifecycle.kill_point`)
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -18,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lmspec.outputs.lifecycle import kill_point
 from lmspec.runtime.context import StepContext, StepResult
 from lmspec.runtime.registry import executes
 from lmspec.schemas import step_kinds
@@ -65,6 +70,7 @@ def _write_docs(ctx: StepContext[Any], docs: list[dict[str, str]]) -> StepResult
         for doc in docs[:half]:
             f.write(json.dumps(doc) + "\n")
         f.flush()
+        kill_point(Path(ctx.step.output_path), "writing")
         pause = _knob("LMSPEC_TEST_SLEEP").get(ctx.step.name)
         if pause:
             ctx.log.info("sleeping %s s half-way", pause)
@@ -91,12 +97,15 @@ def ingest(ctx: StepContext[Ingest]) -> StepResult:
 
 @executes(Filter)
 def keep_long(ctx: StepContext[Filter]) -> StepResult:
-    """Keeps documents with at least three words: a stand-in filter with a real effect."""
+    """Keeps documents with at least three words: a stand-in filter with a real effect, and a series (documents
+    kept after each one read) as a training step's loss curve would be."""
     _bookkeeping(ctx)
     [source] = ctx.inputs.values()
-    docs = [d for d in _read_docs(source) if len(d["text"].split()) >= 3]
-    result = _write_docs(ctx, docs)
-    result.metrics["kept_fraction"] = len(docs) / max(1, len(_read_docs(source)))
+    read = _read_docs(source)
+    keep = [len(d["text"].split()) >= 3 for d in read]
+    result = _write_docs(ctx, [d for d, k in zip(read, keep, strict=True) if k])
+    result.metrics["kept_fraction"] = sum(keep) / max(1, len(read))
+    result.series["kept"] = [(i, float(n)) for i, n in enumerate(itertools.accumulate(keep))]
     return result
 
 

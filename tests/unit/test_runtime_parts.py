@@ -1,10 +1,14 @@
-"""Runtime pieces without Luigi: leases, atomic publish, fingerprint diffs, run ids, memory sizes."""
+"""Runtime pieces without Luigi: leases, atomic publish, tidying and kill points, fingerprint diffs, run ids,
+memory sizes."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,9 +16,22 @@ from pathlib import Path
 import pytest
 
 from lmspec.compiler.identity import fingerprint_diff
-from lmspec.outputs.lifecycle import Lease, attempt_dir, is_complete, lease_active, publish
+from lmspec.outputs.lifecycle import (
+    Lease,
+    attempt_dir,
+    is_complete,
+    keep_failed,
+    lease_active,
+    lease_left_behind,
+    publish,
+    published_outputs,
+    read_record,
+    resume_dir,
+    tidy,
+)
 from lmspec.runtime.preflight import memory_bytes
 from lmspec.runtime.provenance import uuid7
+from tests.conftest import REPO
 
 
 def test_lease_is_exclusive_until_released(tmp_path: Path) -> None:
@@ -120,3 +137,51 @@ def test_progress_table_shows_every_step_state_and_elapsed() -> None:
 )
 def test_memory_sizes_in_decimal_and_binary_units(text: str, expected: int) -> None:
     assert memory_bytes(text) == expected
+
+
+def test_publish_and_tidy_leave_nothing_of_earlier_attempts(tmp_path: Path) -> None:
+    out = tmp_path / "step-abc"
+    keep_failed(attempt_dir(out, "failed", clear_leftovers=False), out)
+    resume_dir(out).mkdir()
+    publish(attempt_dir(out, "t1", clear_leftovers=False), out, {"schema_version": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-abc"]
+    assert read_record(out) == {"schema_version": 1}
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = Lease(out)
+    left.path.write_text(json.dumps({"token": "x", "pid": dead.pid, "host": socket.gethostname()}))
+    assert lease_left_behind(out)
+    tidy(out)  # what a run killed after `_SUCCESS` left
+    assert not left.path.exists()
+    held = Lease(out)
+    assert held.try_acquire()
+    tidy(out)  # a live holder's lease is its own
+    assert held.path.exists()
+    held.release()
+
+
+def test_published_outputs_are_the_complete_ones_only(tmp_path: Path) -> None:
+    done, unfinished = tmp_path / "a-111", tmp_path / "b-222"
+    publish(attempt_dir(done, "t", clear_leftovers=False), done, {})
+    attempt_dir(unfinished, "t", clear_leftovers=False)
+    keep_failed(attempt_dir(done, "u", clear_leftovers=False), done)
+    (tmp_path / "experiments").mkdir()
+    assert list(published_outputs(tmp_path)) == [done]
+    assert list(published_outputs(tmp_path / "nowhere")) == []
+    assert read_record(unfinished) is None
+
+
+@pytest.mark.parametrize(("kill_at", "killed"), [("step:renamed", True), ("other:renamed", False), ("", False)])
+def test_kill_point_kills_its_step_at_its_phase(tmp_path: Path, kill_at: str, killed: bool) -> None:
+    """A real SIGKILL between the rename and `_SUCCESS`: the output is in place, and not complete."""
+    code = (
+        "import sys; from pathlib import Path; from lmspec.outputs.lifecycle import attempt_dir, publish;"
+        "out = Path(sys.argv[1]); publish(attempt_dir(out, 't', clear_leftovers=False), out, {})"
+    )
+    out = tmp_path / "step-abc"
+    env = {**os.environ, "LMSPEC_TEST_KILL_AT": kill_at, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=False)
+    assert done.returncode == (-signal.SIGKILL if killed else 0)
+    assert out.is_dir()
+    assert is_complete(out) != killed
