@@ -20,13 +20,21 @@ FORMATS = ("text", "json", "dot", "mermaid")
 type Statuses = Mapping[str, Status]
 """Step name -> status."""
 
-_STATUS_STYLE = {"cached": "green", "pending": "yellow", "running": "cyan", "failed": "red", "unknown": "dim"}
+_STATUS_STYLE = {
+    "cached": "green",
+    "pending": "yellow",
+    "running": "cyan",
+    "failed": "red",
+    "abandoned": "magenta",
+    "unknown": "dim",
+}
 _DOT_COLOR = {"cached": "darkgreen", "running": "blue", "failed": "red"}
 _MERMAID_CLASS = {
     "cached": "fill:#d4f7d4,stroke:#2a2",
     "pending": "fill:#fff6d5,stroke:#c90",
     "running": "fill:#d5eeff,stroke:#08c",
     "failed": "fill:#fdd,stroke:#c22",
+    "abandoned": "fill:#f5e1f7,stroke:#a3a",
     "unknown": "fill:#eee,stroke:#999",
 }
 

@@ -5,6 +5,7 @@ compiler's commands stay light.
   cached   the output holds its success marker
   running  a live process holds the step's lease
   failed   a failed attempt is kept beside the output, and no success marker
+  abandoned  a lease is left by a process that is gone (a killed run): the next run takes it over
   pending  none of these
   unknown  the root is a URL that cannot be read (offline, no credentials)
 """
@@ -17,7 +18,7 @@ import threading
 from pathlib import Path
 
 from lmspec.compiler.plan import Plan, Status, StepPlan, is_url, join
-from lmspec.outputs.lifecycle import SUCCESS_MARKER, failed_dir, is_complete, lease_active
+from lmspec.outputs.lifecycle import SUCCESS_MARKER, failed_dir, is_complete, lease_active, lease_left_behind
 
 REMOTE_TIMEOUT_S = 10.0
 _unreachable: dict[str, str] = {}
@@ -43,6 +44,8 @@ def output_status(output: Path) -> Status:
         return "cached"
     if lease_active(output):
         return "running"
+    if lease_left_behind(output):
+        return "abandoned"
     return "failed" if failed_dir(output).is_dir() else "pending"
 
 

@@ -58,12 +58,12 @@ def test_each_state_of_a_local_output(tmp_path: Path) -> None:
     assert output_status(out) == "cached"  # the success marker wins over a later failed forced attempt
 
 
-def test_a_lease_left_by_a_dead_process_is_not_running(tmp_path: Path) -> None:
+def test_a_lease_left_by_a_dead_process_is_abandoned(tmp_path: Path) -> None:
     out = tmp_path / "step-abc"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     Lease(out).path.write_text(json.dumps({"token": "x", "pid": dead.pid, "host": socket.gethostname()}))
-    assert output_status(out) == "pending"
+    assert output_status(out) == "abandoned"  # not running; the next run takes it over
 
 
 def test_plan_statuses_of_a_local_root(plan_at: Callable[[str], Plan], tmp_path: Path) -> None:
