@@ -13,6 +13,7 @@ from typing import Any
 from lmspec.compiler.graph import walk
 from lmspec.compiler.migrations import migrate
 from lmspec.compiler.overrides import Override, apply_overrides
+from lmspec.compiler.shared_scoring import hand_written_scores, share_scoring
 from lmspec.compiler.source_map import DataPath, Location, SourceMap, dotted
 from lmspec.compiler.sources import Document, display_path, load_document
 from lmspec.errors import Diagnostic, SpecError, did_you_mean
@@ -75,6 +76,8 @@ def expand(path: Path, overrides: tuple[Override, ...] = ()) -> Expanded:
     apply_overrides(document.data, document.source_map, overrides)
     problems = _Problems(document.source_map)
     _substitute_vars(document.data, problems)
+    for field_path, message in hand_written_scores(document.data):
+        problems.add(field_path, message, at_key=True)
     if not problems.items:  # sweeping unresolved text would only repeat the same errors per point
         _expand_sweep(document.data, problems)
     return Expanded(
@@ -280,6 +283,7 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
     affected = _affecting_axes(steps, direct)
 
     expanded: dict[str, Any] = {}
+    copies: dict[str, list[str]] = {}
     source_map = problems.source_map
     for point in itertools.product(*(range(len(values)) for _, _, values in axes)):
         names = {name: _point_name(name, affected[name], axes, point) for name in steps}
@@ -290,6 +294,7 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
             if new_name != name and new_name in steps:
                 problems.add(("steps", name), f"sweep copy `{new_name}` collides with an existing step", at_key=True)
                 continue
+            copies.setdefault(name, []).append(new_name)
             copied = _rename_refs(copy.deepcopy(step), names)
             if new_name != name:
                 source_map.copy_subtree(("steps", name), ("steps", new_name))
@@ -299,6 +304,8 @@ def _expand_sweep(data: dict[str, Any], problems: _Problems) -> None:
                 source_map.values[("steps", new_name, *target[1:])] = source_map.value(("sweep", key, point[axis]))
                 source_map.keys.setdefault(("steps", new_name, *target[1:]), source_map.key(("sweep", key)))
             expanded[new_name] = copied
+    own = {name: [axes[a][1][1:] for a in direct[name]] for name in direct if tuple(direct[name]) == affected[name]}
+    share_scoring(steps, expanded, copies, own, source_map)
     data["steps"] = expanded
 
 

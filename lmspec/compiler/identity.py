@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from lmspec.schemas import StepBase, is_execution_only
-from lmspec.schemas.base import is_hashed_only_when_set
+from lmspec.schemas.base import SpecModel, is_hashed_only_when_set
 
 IDENTITY_SCHEMA = 2
 """Bump when the canonical form itself changes: every hash changes with it, on purpose.
@@ -48,7 +48,7 @@ def step_hash(fingerprint_: dict[str, Any]) -> str:
 
 def _canonical(value: Any, refs: dict[str, str]) -> Any:
     if isinstance(value, BaseModel):
-        return {
+        fields = {
             name: _canonical(getattr(value, name), refs)
             for name, info in type(value).model_fields.items()
             if not is_execution_only(info.json_schema_extra)
@@ -57,6 +57,8 @@ def _canonical(value: Any, refs: dict[str, str]) -> Any:
                 and getattr(value, name) == info.get_default(call_default_factory=True)
             )
         }
+        extra = value.identity_extra() if isinstance(value, SpecModel) else {}
+        return {**fields, **extra}
     if isinstance(value, dict):
         return {refs.get(k, k): _canonical(v, refs) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

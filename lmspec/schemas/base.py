@@ -9,9 +9,10 @@ that marker and keeps them out of the step's identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StringConstraints, model_serializer
 
 IDENTITY_KEY = "identity"
 """The JSON Schema extra key that marks a field as left out of the step hash."""
@@ -97,6 +98,16 @@ def is_hashed_only_when_set(field_extra: Any) -> bool:
     return isinstance(field_extra, dict) and field_extra.get(IDENTITY_KEY) == IDENTITY_UNLESS_DEFAULT
 
 
+@cache
+def _later_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """Name -> default of a model's `added_later()` fields (read once per class)."""
+    return {
+        name: info.get_default(call_default_factory=True)
+        for name, info in model.model_fields.items()
+        if is_hashed_only_when_set(info.json_schema_extra)
+    }
+
+
 def is_execution_only(field_extra: Any) -> bool:
     """True when a field's `json_schema_extra` carries the execution-only marker."""
     return isinstance(field_extra, dict) and field_extra.get(IDENTITY_KEY) is False
@@ -114,6 +125,22 @@ class SpecModel(BaseModel):
         defer_build=True,
         allow_inf_nan=False,
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_later_defaults(self, handler: SerializerFunctionWrapHandler) -> Any:
+        """A field made with `added_later()` is left out of dumps while at its default, as it is out of the hash:
+        a spec that does not use it dumps (in plans, step records, golden files) what it dumped before."""
+        data = handler(self)
+        if isinstance(data, dict):
+            for name, default in _later_defaults(type(self)).items():
+                if name in data and getattr(self, name) == default:
+                    del data[name]
+        return data
+
+    def identity_extra(self) -> dict[str, Any]:
+        """Entries added to this model's canonical form (its hash) beside its fields: how a setting's meaning
+        changed, for the specs that use it, without changing the hash of those that do not."""
+        return {}
 
     def cross_field_errors(self) -> Problems:
         """Rules that involve several fields, as (field path relative to this model, message).

@@ -135,3 +135,18 @@ def test_a_field_added_later_is_hashed_only_when_set() -> None:
     old = fingerprint(Before(kind="k"), {}, {})
     assert fingerprint(After(kind="k"), {}, {}) == old
     assert fingerprint(After(kind="k", experts=4), {}, {})["config"]["experts"] == 4
+
+
+def test_keep_fraction_outputs_of_the_old_meaning_are_not_reused() -> None:
+    """keep_fraction now takes its share of the documents reaching the rule: its hash says so; min_score's
+    does not change."""
+    from lmspec.compiler.identity import fingerprint
+    from lmspec.schemas.data import Filter
+
+    def rule_of(**rule: object) -> dict[str, object]:
+        step = Filter.model_validate({"kind": "filter", "input": "@docs", "rules": [{"kind": "classifier", **rule}]})
+        config: dict[str, object] = fingerprint(step, {"docs": "0" * 12}, {})["config"]
+        return config["rules"][0]  # type: ignore[index,no-any-return]
+
+    assert rule_of(model="m.bin", keep_fraction=0.1)["keep_fraction_of"] == "documents reaching the rule"
+    assert "keep_fraction_of" not in rule_of(model="m.bin", min_score=0.7)

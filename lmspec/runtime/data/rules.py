@@ -30,6 +30,7 @@ from lmspec.schemas.data import (
 GOPHER_STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
 Rule = Callable[[str], tuple[bool, float, str]]
+Threshold = Callable[[float], bool]
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,24 @@ def percentile_threshold(scores: Sequence[float], keep_fraction: float) -> float
 
 
 @singledispatch
+def threshold(rule: RunnableRule) -> Threshold | None:
+    """The verdict of a rule that only cuts its one score (the rule classes' `thresholds` fields), from the
+    score alone; None for the others. A filter that selects from shared scores decides these rules from the
+    recorded scores and reads the verdict its annotate step recorded for the rest."""
+    return None
+
+
+@threshold.register
+def _ratio_within(rule: CompressionRatioRule) -> Threshold:
+    return lambda ratio: rule.min <= ratio <= rule.max
+
+
+@threshold.register
+def _score_reaches(check: ClassifierCheck) -> Threshold:
+    return lambda score: score >= check.min_score
+
+
+@singledispatch
 def build(rule: RunnableRule) -> Rule:
     """The check of `rule`, built once per shard task (loading models, compiling patterns)."""
     raise TypeError(
@@ -87,12 +106,12 @@ def build(rule: RunnableRule) -> Rule:
 @build.register
 def compression_ratio(rule: CompressionRatioRule) -> Rule:
     """zlib compressed size / raw size: very repetitive text scores low, random-looking text high."""
-    low, high = rule.min, rule.max
+    within = _ratio_within(rule)
 
     def check(text: str) -> tuple[bool, float, str]:
         raw = text.encode("utf-8")
         ratio = len(zlib.compress(raw)) / len(raw) if raw else 0.0
-        return low <= ratio <= high, ratio, text
+        return within(ratio), ratio, text
 
     return check
 
@@ -191,6 +210,7 @@ def classifier(check: ClassifierCheck) -> Rule:
 
     model = load(check.model_file)
     label = f"__label__{check.rule.label}"
+    reaches = _score_reaches(check)
     if label not in model.get_labels():
         from lmspec.outputs.documents import DataError
 
@@ -202,7 +222,7 @@ def classifier(check: ClassifierCheck) -> Rule:
     def score(text: str) -> tuple[bool, float, str]:
         labels, scores = model.predict(fasttext_line(text), k=-1)
         value = next((float(s) for name, s in zip(labels, scores, strict=True) if name == label), 0.0)
-        return value >= check.min_score, value, text
+        return reaches(value), value, text
 
     return score
 
