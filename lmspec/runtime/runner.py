@@ -216,7 +216,20 @@ def run_plan(
     summary = _summarize(plan, before, catalog, run.id, run.started_at)
     catalog.finish_run(run.id, "succeeded" if summary.ok else "failed")
     summary.record_path = write_experiment_record(plan, run, summary)
+    if plan.experiment.wandb is not None:
+        _log_to_wandb(plan, spec_path, catalog, summary)
     return summary
+
+
+def _log_to_wandb(plan: Plan, spec_path: Path, catalog: Catalog, summary: RunSummary) -> None:
+    """`[experiment] wandb`: the curves and evaluations of the models this run trained; a W&B problem is a
+    warning, never a failed run (the results are in the catalog either way)."""
+    from lmspec.runtime.wandb_log import WandbError, log_experiment
+
+    try:
+        log_experiment(plan, spec_path, catalog, {name for name, state in summary.status.items() if state == "done"})
+    except WandbError as exc:
+        print(f"lmspec: warning: {exc}", file=sys.stderr)
 
 
 def _start_run(plan: Plan, spec_path: Path, catalog: Catalog) -> RunStart:

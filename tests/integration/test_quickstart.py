@@ -71,11 +71,13 @@ def test_report_compares_the_two_models(quickstart: tuple[Path, Path], tmp_path:
     done = _lmspec("report", str(spec), "--root", str(root), "--output", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"report: {tmp_path / 'report.html'}" in done.stdout
-    markdown = (tmp_path / "report.md").read_text().splitlines()
-    assert markdown[2].startswith("| evaluate | model | clean_tokens/bits_per_byte | clean_tokens/perplexity |")
-    rows = {line.split(" | ")[0].strip("| "): line for line in markdown[4:]}
+    markdown = (tmp_path / "report.md").read_text()
+    table = markdown.split("## Results\n\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert table[0].startswith("| evaluate | model | clean_tokens/bits_per_byte | clean_tokens/perplexity |")
+    rows = {line.split(" | ")[0].strip("| "): line for line in table[2:]}
     assert set(rows) == {"eval_clean", "eval_raw"}
-    assert all(" ± " in row for row in rows.values())  # lm-eval's stderr next to its accuracy
+    assert all(" ± " in row for row in rows.values())  # every value with its stderr
+    assert "| clean_tokens/bits_per_byte | eval_clean | eval_raw |" in markdown  # the paired comparison
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "<table>" in (tmp_path / "report.html").read_text()
 
@@ -93,7 +95,8 @@ def test_adapter_matches_a_direct_forward_pass_and_training_helps(quickstart: tu
     import numpy as np
 
     from lmspec.runtime.evaluation.adapter import MaxTextLM
-    from lmspec.runtime.evaluation.evaluate import bits_per_byte, held_out
+    from lmspec.runtime.evaluation.perplexity import held_out, score_split
+    from lmspec.schemas.evaluation import PerplexitySet
 
     _, root = quickstart
     [model_dir] = [p for p in root.glob("model_clean-*") if "." not in p.name]
@@ -124,8 +127,9 @@ def test_adapter_matches_a_direct_forward_pass_and_training_helps(quickstart: tu
 
     untrained = MaxTextLM(path=str(model_dir), batch_size=4, checkpoint="checkpoints/0/items")
     split = held_out(tokens_dir)
-    before = bits_per_byte(untrained, split)["bits_per_byte"]
-    after = bits_per_byte(trained, split)["bits_per_byte"]
+    whole_set = PerplexitySet(data="@clean_tokens")
+    before = score_split(untrained, split, whole_set)[0]["bits_per_byte"]
+    after = score_split(trained, split, whole_set)[0]["bits_per_byte"]
     assert after < before - 0.5, (before, after)
     assert math.isfinite(after)
 
