@@ -30,6 +30,15 @@ class Budget(SpecModel):
     """Training FLOPs."""
 
 
+class WandbConfig(SpecModel):
+    """Where `lmspec run` logs the experiment in Weights & Biases (`WANDB_MODE=offline` keeps it on disk)."""
+
+    project: str = Field(min_length=1)
+    """The W&B project."""
+    entity: str | None = None
+    """The W&B team or user; None: your default entity."""
+
+
 class ExperimentHeader(SpecModel):
     """Who the experiment is and why it exists."""
 
@@ -43,6 +52,9 @@ class ExperimentHeader(SpecModel):
     """Free-form labels for searching the catalog."""
     extends: list[str] = Field(default_factory=list)
     """Spec files deep-merged under this one, in order (paths relative to this file); this file wins."""
+    wandb: WandbConfig | None = None
+    """Log training curves, evaluation results and the spec to Weights & Biases: one run per trained model,
+    grouped by experiment. None: no W&B."""
     spec_version: int = Field(default=SPEC_VERSION, ge=1, le=SPEC_VERSION)
     """The spec language version the file is written in; older ones are migrated (`lmspec migrate`)."""
     budget: Budget | None = None

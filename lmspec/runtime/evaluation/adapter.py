@@ -3,9 +3,9 @@
     lm_eval --model lmspec-maxtext --model_args path=<train step output>,batch_size=8 --tasks ...
 
 (after `import lmspec.runtime.evaluation.adapter`, which registers it). Log-likelihoods come from
-`MaxTextScorer`; `loglikelihood_rolling` scores a text in lm-eval's own disjoint windows (the same
-windows bits-per-byte uses); `generate_until` decodes greedily, batched, re-running the forward pass
-per token (no KV cache: these are small models).
+`MaxTextScorer`; `loglikelihood_rolling` scores a text in disjoint windows of the model's length (as
+lm-eval's own window code does), `rolling_logprobs` in any strided windows; `generate_until` decodes
+greedily, batched, re-running the forward pass per token (no KV cache: these are small models).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
-from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
 from lmspec.runtime.evaluation.model import MaxTextScorer
+from lmspec.runtime.evaluation.perplexity import strided_windows
 
 MODEL_NAME = "lmspec-maxtext"
 DEFAULT_MAX_GEN_TOKS = 64
@@ -66,16 +66,20 @@ class MaxTextLM(TemplateLM):  # type: ignore[misc]
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
         return self.rolling_logprobs([self.tok_encode(request.args[0]) for request in requests])
 
-    def rolling_logprobs(self, texts: list[list[int]]) -> list[float]:
-        """log p(tokens | bos) of each token list, over lm-eval's disjoint windows of the model's length;
-        the windows of all texts are scored together, so short texts fill batches."""
-        windows: list[tuple[int, list[int], int]] = []
-        for index, tokens in enumerate(texts):
-            for window in get_rolling_token_windows(tokens, self.prefix_token_id, self.max_length, 1):
-                context, target = make_disjoint_window(window)
-                windows.append((index, context + target, len(target)))
+    def rolling_logprobs(
+        self, texts: list[list[int]], window: int | None = None, stride: int | None = None
+    ) -> list[float]:
+        """log p(tokens | bos) of each token list, in windows of `window` tokens (default: the model's length)
+        sliding by `stride` (default: `window`, disjoint); the windows of all texts are scored together, so
+        short texts fill batches."""
+        size = window or self.max_length
+        windows = [
+            (index, scored)
+            for index, tokens in enumerate(texts)
+            for scored in strided_windows(tokens, self.prefix_token_id, size, stride or size)
+        ]
         totals = [0.0] * len(texts)
-        for (index, _, _), scored in zip(windows, self.scorer.score([(t, n) for _, t, n in windows]), strict=True):
+        for (index, _), scored in zip(windows, self.scorer.score([w for _, w in windows]), strict=True):
             totals[index] += scored.logprob
         return totals
 

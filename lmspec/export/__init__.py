@@ -1,0 +1,1 @@
+"""Exporting lmspec's outputs to other tools' formats (`lmspec export`)."""
