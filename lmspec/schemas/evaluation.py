@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from lmspec.schemas.base import (
     ModelRef,
@@ -96,7 +96,7 @@ class LmEvalConfig(SpecModel):
     """A named set of tasks with their shots, added to `tasks` (an entry in `tasks` for the same task wins):
     `open_llm_v1` = arc_challenge@25, truthfulqa_mc2@0, winogrande@5, hellaswag@10, mmlu@5, gsm8k@5. Not hashed
     itself: the tasks it stands for are."""
-    tasks: list[str | TaskSpec] = Field(default_factory=list)
+    tasks: list[Annotated[str, StringConstraints(min_length=1)] | TaskSpec] = Field(default_factory=list)
     """Task names or `{ name, num_fewshot, data_dir }` tables: lmspec's offline `lmspec_cloze`, lm-eval's
     bundled ones (from the Hugging Face Hub, or local data: `data_dir` or `$LMSPEC_EVAL_DATA/<dataset>`), or
     your own under `include_path`."""
