@@ -59,7 +59,7 @@ def test_a_run_killed_at_each_phase_recovers_to_a_clean_runs_outputs(
     assert shown["long"]["status"] == "abandoned"  # its process is gone: not `running` forever
     assert shown["docs"]["status"] == "succeeded"
     assert _runs(project.root) == {killed_run: "abandoned"}
-    assert _statuses(project)["long"] == ("cached" if phase == "completed" else "pending")
+    assert _statuses(project)["long"] == ("cached" if phase == "completed" else "abandoned")  # a dead lease
 
     again = project.run()
     assert again.returncode == 0, again.stdout + again.stderr
