@@ -30,6 +30,8 @@ class RunSummary:
     status: dict[str, str] = field(default_factory=dict)
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)
     """step -> (log path, last lines of its error)."""
+    records_skipped: dict[str, int] = field(default_factory=dict)
+    """step run now -> records it skipped under `on_error = "skip"` (said on the console, not only in stats)."""
     record_path: str = ""
 
     @property

@@ -302,10 +302,13 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
     (a step another process failed during this run counts as failed here too)."""
     summary = RunSummary(run_id)
     for step in plan.steps:
+        record = catalog.find(step.output_path)
         if is_complete(Path(step.output_path)):
             summary.status[step.name] = "cached" if before[step.name] else "done"
+            skipped = (record.counts or {}).get("skipped", 0) if record is not None and not before[step.name] else 0
+            if skipped:
+                summary.records_skipped[step.name] = skipped
             continue
-        record = catalog.find(step.output_path)
         if record is not None and record.status == "failed" and (record.finished_at or 0) >= started:
             summary.status[step.name] = "failed"
             summary.failures[step.name] = (record.log_path or "", record.error or "")
@@ -359,6 +362,11 @@ def describe(summary: RunSummary) -> list[str]:
     for name, (log, error) in summary.failures.items():
         lines.append(f"FAILED {name}: log {log}")
         lines.extend(f"    {line}" for line in error.splitlines()[-ERROR_TAIL_LINES:])
+    lines.extend(
+        f'{name}: {count} bad record{"s" * (count != 1)} skipped (on_error = "skip"); the first reasons are in '
+        "its stats.json"
+        for name, count in summary.records_skipped.items()
+    )
     skipped = [n for n, s in summary.status.items() if s == "skipped"]
     if skipped:
         lines.append(f"skipped because an input failed: {', '.join(skipped)}")

@@ -46,6 +46,16 @@ def test_on_error_skip_counts_every_skipped_record(tmp_path: Path) -> None:
     stats = step_stats(tmp_path / "runs", "docs")
     assert stats.skipped == 2
     assert [e.split(": ", 1)[1][:12] for e in stats.errors] == ["invalid JSON", "not UTF-8 (i"]
+    assert 'docs: 2 bad records skipped (on_error = "skip")' in result.stdout  # said, not only in stats.json
+
+
+def test_a_file_that_is_no_warc_is_called_so(tmp_path: Path) -> None:
+    (tmp_path / "fake.warc.gz").write_bytes(gzip.compress(b"<html>a web page, not a crawl</html>\n"))
+    spec = write_spec(tmp_path, '[steps.pages]\nkind = "ingest"\npaths = ["fake.warc.gz"]\nformat = "warc"\n')
+    result = lmspec_run(spec, tmp_path / "runs")
+    assert result.returncode == 1
+    assert "fake.warc.gz: not a WARC file (it starts with b'<html', not b'WARC/'); is `format` right?" in result.stdout
+    assert "truncated or corrupt" not in result.stdout
 
 
 @pytest.mark.parametrize(

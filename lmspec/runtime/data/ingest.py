@@ -25,6 +25,7 @@ from lmspec.outputs.documents import (
     DataError,
     Document,
     DocumentStats,
+    open_binary,
     ShardWriter,
     parse_json_line,
     read_documents,
@@ -255,6 +256,11 @@ def _warc(path: Path, origin: str, spec: Ingest) -> Records:
     from fastwarc.warc import ArchiveIterator, WarcRecordType
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
+    with open_binary(path) as head:
+        start = head.read(5)
+    if start != b"WARC/":  # a WARC file (compressed or not) starts with its first record's version line
+        yield DataError(f"{origin}: not a WARC file (it starts with {start!r}, not b'WARC/'); is `format` right?")
+        return
     number = 0
     try:
         with path.open("rb") as stream:
