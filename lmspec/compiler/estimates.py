@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lmspec.compiler.hardware import Accelerator, Estimate, Slice, parameter_count, resolve_slice
+from lmspec.compiler.hardware import (
+    Accelerator,
+    Estimate,
+    Slice,
+    active_parameter_count,
+    parameter_count,
+    resolve_slice,
+)
 from lmspec.compiler.maxtext import DEFAULT_VOCAB_SIZE, TrainingData, launch_command, lower
 from lmspec.compiler.plan import Plan, StepPlan
 from lmspec.outputs.model import final_checkpoint
 from lmspec.schemas.base import is_ref, ref_name
+from lmspec.schemas.post_training import Dpo, PostTraining
 from lmspec.schemas.training import MaxTextTraining, Tokenize, TrainTokenizer
 
 
@@ -31,6 +39,8 @@ def planned_vocab(plan: Plan, training: MaxTextTraining) -> tuple[int, bool]:
     """The vocabulary size a training step will have, and whether it is known before running."""
     if training.model.vocab_size is not None:
         return training.model.vocab_size, True
+    if isinstance(training, PostTraining):  # the vocabulary of the model it continues
+        return planned_vocab(plan, _upstream(plan, training.init_from))
     tokens = _first_tokenize(plan, training)
     if tokens is not None and is_ref(tokens.tokenizer):
         tokenizer = plan.step(ref_name(tokens.tokenizer)).config
@@ -40,8 +50,13 @@ def planned_vocab(plan: Plan, training: MaxTextTraining) -> tuple[int, bool]:
 
 
 def estimate(training: MaxTextTraining, vocab_size: int, hardware: Slice) -> Estimate:
-    parameters = parameter_count(training.model.model_dump(), vocab_size)
-    return Estimate(parameters, training.total_tokens, 6.0 * parameters * training.total_tokens, hardware)
+    """6 * N * D with N the parameters a token passes through (with MoE, its experts only); DPO runs the policy
+    on both responses and the frozen reference forward (2 FLOPs per parameter per token) on both too."""
+    dims = training.model.model_dump()
+    total, active = parameter_count(dims, vocab_size), active_parameter_count(dims, vocab_size)
+    per_token = (6.0 + 2.0) * 2 if isinstance(training, Dpo) else 6.0
+    flops = per_token * active * training.total_tokens
+    return Estimate(total, training.total_tokens, flops, hardware, active if active != total else None)
 
 
 def train_estimates(plan: Plan, table: dict[str, Accelerator]) -> dict[str, TrainEstimate]:
@@ -70,7 +85,7 @@ def _estimate_step(
         step.name,
         estimate(training, vocab_size, hardware),
         known,
-        launch_command(step.name, step.hash, hardware, flags),
+        launch_command(step.name, step.hash, hardware, flags, training.trainer),
     )
 
 
@@ -80,7 +95,10 @@ def _first_tokenize(plan: Plan, training: MaxTextTraining) -> Tokenize | None:
     return config if isinstance(config, Tokenize) else None
 
 
-def _planned_data(plan: Plan, training: MaxTextTraining) -> TrainingData:
+def _planned_data(plan: Plan, training: MaxTextTraining) -> TrainingData | None:
+    """The tokenize outputs a train step reads; None for post-training, which prepares its own data."""
+    if isinstance(training, PostTraining):
+        return None
     weights = {plan.step(ref_name(ref)).output_path: weight for ref, weight in training.mixture().items()}
     first = _first_tokenize(plan, training)
     return TrainingData(weights, first.append_eos if first is not None else True)
@@ -91,8 +109,14 @@ def _planned_init(plan: Plan, training: MaxTextTraining) -> str | None:
     if training.init_from is None:
         return None
     upstream = plan.step(ref_name(training.init_from))
-    assert isinstance(upstream.config, MaxTextTraining)  # validation allows only model producers here
-    return final_checkpoint(upstream.output_path, upstream.config.final_step)
+    return final_checkpoint(upstream.output_path, _upstream(plan, training.init_from).final_step)
+
+
+def _upstream(plan: Plan, reference: str) -> MaxTextTraining:
+    """The training step an `init_from` names (validation allows only model producers there)."""
+    config = plan.step(ref_name(reference)).config
+    assert isinstance(config, MaxTextTraining)
+    return config
 
 
 def across_accelerators(plan: Plan, table: dict[str, Accelerator]) -> list[tuple[str, str, Estimate]]:

@@ -126,6 +126,8 @@ class Estimate:
     tokens: int
     flops: float
     slice: Slice
+    active_parameters: int | None = None
+    """With MoE, the parameters a token passes through (what `flops` counts); None: all of them."""
 
     @property
     def hours(self) -> float:
@@ -137,8 +139,10 @@ class Estimate:
         return self.hours * self.slice.devices * self.slice.accelerator.price_per_hour
 
     def to_json(self) -> dict[str, Any]:
+        active = {} if self.active_parameters is None else {"active_parameters": self.active_parameters}
         return {
             "parameters": self.parameters,
+            **active,
             "tokens": self.tokens,
             "flops": self.flops,
             "accelerator": self.slice.type,
@@ -148,12 +152,25 @@ class Estimate:
         }
 
 
-def parameter_count(dims: dict[str, int], vocab_size: int) -> int:
-    """Parameters of MaxText's Llama-style decoder: untied embeddings, GQA attention, SwiGLU MLP, RMSNorms."""
-    d, head_dim = dims["emb_dim"], dims["head_dim"]
+def parameter_count(dims: dict[str, Any], vocab_size: int) -> int:
+    """Parameters of MaxText's Llama-style decoder: untied embeddings, GQA attention, SwiGLU MLP (with MoE, every
+    expert and the router), RMSNorms (and the query/key norms of `qk_norm`)."""
+    return _decoder_parameters(dims, vocab_size, experts=dims.get("num_experts", 1))
+
+
+def active_parameter_count(dims: dict[str, Any], vocab_size: int) -> int:
+    """The parameters one token passes through: with MoE only its `experts_per_token` experts per layer. Training
+    FLOPs scale with these (6 * active * tokens), not with the total."""
+    return _decoder_parameters(dims, vocab_size, experts=dims.get("experts_per_token", 1))
+
+
+def _decoder_parameters(dims: dict[str, Any], vocab_size: int, experts: int) -> int:
+    d, head_dim, routed = dims["emb_dim"], dims["head_dim"], dims.get("num_experts", 1)
     attention = 2 * d * dims["num_heads"] * head_dim + 2 * d * dims["num_kv_heads"] * head_dim
-    layer = attention + 3 * d * dims["mlp_dim"] + 2 * d
-    return 2 * vocab_size * d + dims["num_layers"] * layer + d
+    qk_norm = 2 * head_dim if dims.get("qk_norm") else 0
+    router = d * routed if routed > 1 else 0
+    layer = attention + qk_norm + experts * 3 * d * dims["mlp_dim"] + router + 2 * d
+    return int(2 * vocab_size * d + dims["num_layers"] * layer + d)
 
 
 def format_duration(hours: float) -> str:

@@ -16,18 +16,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmspec.compiler.hardware import Slice
+from lmspec.outputs.chat import CONVERSATIONS, PAIRS, prepared_glob
 from lmspec.outputs.model import Flags
 from lmspec.outputs.tokenizer import tokenizer_dir
 from lmspec.outputs.tokens import TRAIN, VALIDATION, TokensInfo, split_glob
+from lmspec.schemas.post_training import Dpo, Sft
 from lmspec.schemas.training import (
     ConstantSchedule,
     CosineSchedule,
     LinearSchedule,
     MaxTextTraining,
+    ModelConfig,
     WsdSchedule,
 )
 
-TRAIN_MODULE = "maxtext.trainers.pre_train.train"
+TRAIN_MODULE = MaxTextTraining.trainer
+DPO_COLUMNS = "['prompt','chosen','rejected']"
+"""The text features of a dpo step's prepared ArrayRecord files, as MaxText's DPO pipeline reads them."""
 RUN_NAME = "run"
 """MaxText's run directory under a train step's resume directory: `<out>.resume/run/checkpoints/...`."""
 DEFAULT_VOCAB_SIZE = 32_000
@@ -52,16 +57,17 @@ def lower(
     *,
     hardware: Slice,
     vocab_size: int,
-    data: TrainingData,
+    data: TrainingData | None,
     work_dir: str,
     init_checkpoint: str | None,
 ) -> Flags:
-    """Every MaxText override of a training step on `hardware`, reading `data`, writing under `work_dir`,
-    starting from the weights at `init_checkpoint` (None: from scratch)."""
+    """Every MaxText override of a training step on `hardware`, reading `data` (None for sft and dpo, which read
+    what they prepare under `work_dir`), writing under `work_dir`, starting from the weights at
+    `init_checkpoint` (None: from scratch)."""
     flags: Flags = {
         **train_flags(training, vocab_size),
         **hardware_flags(hardware, training),
-        **data_flags(data),
+        **input_flags(training, data, work_dir),
         **output_flags(training, work_dir),
     }
     if init_checkpoint is not None:
@@ -90,6 +96,12 @@ def data_size_flags(training: MaxTextTraining, tokens: dict[str, TokensInfo]) ->
             eval_steps=min(MAX_EVAL_STEPS, sum(held_out.values()) // batch_tokens),
         )
     return flags
+
+
+def records_flags(training: MaxTextTraining, records: int) -> Flags:
+    """What depends on how many records an sft or dpo step prepared: enough epochs of them for every step (sft
+    packs several conversations into one sequence, so this over-counts, never under)."""
+    return {"num_epoch": math.ceil(training.total_steps * training.batch_size * DATA_MARGIN / records)}
 
 
 def train_flags(train: MaxTextTraining, vocab_size: int) -> Flags:
@@ -121,6 +133,33 @@ def train_flags(train: MaxTextTraining, vocab_size: int) -> Flags:
         "z_loss_multiplier": train.optimizer.z_loss,
     }
     flags.update(schedule_flags(train))
+    flags.update(architecture_flags(model))
+    return flags
+
+
+def architecture_flags(model: ModelConfig) -> Flags:
+    """The MaxText decoder block that has what the model asks for, and its keys. A plain model keeps MaxText's
+    default Llama block and adds no key, so its flags are what they always were.
+
+    MaxText's llama2 block ignores experts, QK-norm and post-norms, so each option picks a block that reads it:
+    qwen3 is the Llama block with `use_qk_norm`, qwen3_moe the same with routed experts (each `mlp_dim` wide),
+    olmo3 normalises the attention and MLP outputs (OLMo 2's post-norm); its sliding-window layers get a
+    window as long as the sequence, so every layer attends globally as Llama's do.
+    """
+    flags: Flags = {}
+    if model.post_attn_norm:
+        flags.update(decoder_block="olmo3", sliding_window_size=model.seq_len)
+    elif model.is_moe:
+        flags.update(
+            decoder_block="qwen3_moe",
+            num_experts=model.num_experts,
+            num_experts_per_tok=model.experts_per_token,
+            base_moe_mlp_dim=model.mlp_dim,
+        )
+    elif model.qk_norm:
+        flags["decoder_block"] = "qwen3"
+    if model.qk_norm:
+        flags["use_qk_norm"] = True
     return flags
 
 
@@ -157,6 +196,43 @@ def exact_fraction(part: int, whole: int) -> float:
     while int(whole * fraction) < part:
         fraction = math.nextafter(fraction, 2.0)
     return fraction
+
+
+def input_flags(training: MaxTextTraining, data: TrainingData | None, work_dir: str) -> Flags:
+    """What the trainer reads: a train step its tokenize outputs; sft and dpo the files (and the tokenizer with
+    its chat template) their executor prepares under `work_dir`, whose templates place bos and eos."""
+    if data is not None:
+        return data_flags(data)
+    post: Flags = {
+        "dataset_type": "grain",
+        "grain_worker_count": 0,
+        "tokenizer_type": "huggingface",
+        "tokenizer_path": tokenizer_dir(work_dir),
+        "add_bos": False,
+        "add_eos": False,
+    }
+    match training:
+        case Sft():
+            post.update(
+                grain_file_type="parquet",
+                grain_train_files=prepared_glob(work_dir, CONVERSATIONS),
+                train_data_columns="['messages']",
+                sft_train_on_completion_only=training.train_on == "assistant",
+                packing=True,
+            )
+        case Dpo():
+            post.update(
+                {
+                    "grain_file_type": "arrayrecord",
+                    "grain_train_files": prepared_glob(work_dir, PAIRS),
+                    "train_data_columns": DPO_COLUMNS,
+                    "packing": False,
+                    "dpo.dpo_beta": training.beta,
+                    "dpo.dpo_label_smoothing": training.label_smoothing,
+                    "dpo.max_prompt_length": training.prompt_length,
+                }
+            )
+    return post
 
 
 def data_flags(data: TrainingData) -> Flags:
@@ -210,6 +286,8 @@ def hardware_flags(hardware: Slice, train: MaxTextTraining) -> Flags:
     if family == "cpu":
         # Without skip_jax_distributed_system, hardware=cpu fails inside jax.distributed (engine notes).
         flags.update(hardware="cpu", skip_jax_distributed_system=True, async_checkpointing=False)
+        if train.model.is_moe:  # the same result 7x faster here than the grouped (megablox) matmul, emulated on CPU
+            flags["sparse_matmul"] = False
     elif family == "gpu":
         flags["hardware"] = "gpu_multiprocess" if hardware.hosts > 1 else "gpu"
         if train.model.dtype == "bfloat16":
@@ -219,16 +297,18 @@ def hardware_flags(hardware: Slice, train: MaxTextTraining) -> Flags:
     return flags
 
 
-def command_line(flags: Flags, python: str = "python3") -> list[str]:
+def command_line(flags: Flags, python: str = "python3", module: str = TRAIN_MODULE) -> list[str]:
     """The MaxText training command for a flag set, keys in a stable order."""
-    return [python, "-m", TRAIN_MODULE, *(f"{key}={_value(value)}" for key, value in sorted(flags.items()))]
+    return [python, "-m", module, *(f"{key}={_value(value)}" for key, value in sorted(flags.items()))]
 
 
 XPK_GPU_TYPES = {"h100": "h100-80gb-8", "h200": "h200-141gb-8", "a100": "a100-80gb-8"}
 """XPK's names for 8-GPU hosts."""
 
 
-def launch_command(step_name: str, step_hash: str, hardware: Slice, flags: Flags) -> str | None:
+def launch_command(
+    step_name: str, step_hash: str, hardware: Slice, flags: Flags, module: str = TRAIN_MODULE
+) -> str | None:
     """For a job that spans hosts, the XPK command that launches it on a GKE cluster; None for one host.
 
     CLUSTER and IMAGE are placeholders the user fills in: lmspec does not provision clusters.
@@ -242,7 +322,7 @@ def launch_command(step_name: str, step_hash: str, hardware: Slice, flags: Flags
         else f"--device-type={XPK_GPU_TYPES.get(hardware.name, f'{hardware.name}-{per_host}')}"
     )
     workload = f"lmspec-{step_name.replace('_', '-')}-{step_hash}"[:40]
-    inner = shlex.join(command_line(flags))
+    inner = shlex.join(command_line(flags, module=module))
     return (
         f"xpk workload create --cluster=$CLUSTER --docker-image=$IMAGE --workload={workload} "
         f"{device_flag} --num-slices=1 --command={shlex.quote(inner)}"

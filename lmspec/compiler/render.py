@@ -86,8 +86,9 @@ def estimate_line(found: TrainEstimate) -> str:
     e = found.estimate
     assumed = "" if found.vocab_known else f" (vocabulary read at run time; {DEFAULT_VOCAB_SIZE:,} assumed)"
     devices = f" ({e.slice.devices} devices)" if e.slice.devices > 1 else ""
+    active = f" ({_si(e.active_parameters)} active)" if e.active_parameters is not None else ""
     return (
-        f"{_si(e.parameters)} params · {_si(e.tokens)} tokens · {e.flops:.1e} FLOPs · "
+        f"{_si(e.parameters)} params{active} · {_si(e.tokens)} tokens · {e.flops:.1e} FLOPs · "
         f"~{format_duration(e.hours)}, ${e.cost:,.2f} on {e.slice.type}{devices}{assumed}"
     )
 

@@ -31,9 +31,19 @@ CHECKPOINTS_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
 COMMITTED_MARKER = "commit_success.txt"
 """Orbax writes this last into a checkpoint's directory: without it the checkpoint is incomplete."""
-SHAPE_FIELDS = ("emb_dim", "num_layers", "num_heads", "num_kv_heads", "mlp_dim", "head_dim")
-"""Dimensions that must match for one model's weights to load into another (with the vocabulary; seq_len
-may differ: RoPE)."""
+SHAPE_FIELDS = (
+    "emb_dim",
+    "num_layers",
+    "num_heads",
+    "num_kv_heads",
+    "mlp_dim",
+    "head_dim",
+    "num_experts",
+    "post_attn_norm",
+    "qk_norm",
+)
+"""Dimensions and weights that must match for one model's weights to load into another (with the vocabulary;
+seq_len may differ: RoPE)."""
 
 Flags = dict[str, str | int | float | bool]
 """MaxText config overrides, `key=value` on its command line; a train output keeps them in maxtext-flags.json."""

@@ -1,7 +1,8 @@
 """A tokenizer output (train_tokenizer), and the tokenizer directory that tokenize and train outputs carry.
 
 A tokenizer is a directory saved by `transformers.PreTrainedTokenizerFast.save_pretrained`
-(`tokenizer.json` + `tokenizer_config.json`): MaxText loads it with `tokenizer_type=huggingface`,
+(`tokenizer.json` + `tokenizer_config.json`, and the chat template of a post-trained model's tokenizer):
+MaxText loads it with `tokenizer_type=huggingface`,
 `transformers.AutoTokenizer` loads it as is, and its bos/eos/pad tokens travel with it. A step output
 holds it as `tokenizer/`: train_tokenizer's (beside `stats.json`), and a copy in every tokenize and
 train output, so tokenized data and a model are always read with the tokenizer they were made with.
@@ -78,6 +79,22 @@ class Tokenizer(Output):
     def stats(self) -> TokenizerStats:
         """A train_tokenizer output's `stats.json`."""
         return TokenizerStats(**json.loads((self.path / STATS_FILE).read_text()))
+
+    @property
+    def chat_template(self) -> str | None:
+        """The Jinja chat template saved with it (by an sft or dpo step, or by whoever made it), if any."""
+        template = self.load().chat_template
+        return template if isinstance(template, str) else None
+
+    def with_chat_template(self, template: str, folder: Path) -> Tokenizer:
+        """This tokenizer saved as `folder/tokenizer/` carrying `template`, where MaxText's SFT pipeline and
+        `transformers`' `apply_chat_template` read it (the rest of the tokenizer unchanged)."""
+        tokenizer = self.load()
+        tokenizer.chat_template = template
+        target = folder / TOKENIZER_DIR
+        shutil.rmtree(target, ignore_errors=True)
+        tokenizer.save_pretrained(str(target))
+        return Tokenizer(folder)
 
     def copy_to(self, output_dir: Path) -> Tokenizer:
         """Copy this tokenizer directory into another step's output, as its `tokenizer/`."""

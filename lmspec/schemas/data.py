@@ -1,8 +1,8 @@
-"""Data curation steps: ingest, extract, train_classifier, filter (and its rules), dedup."""
+"""Data curation steps: ingest, extract, sample, llm_label, train_classifier, filter (and its rules), dedup."""
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -16,8 +16,11 @@ from lmspec.schemas.base import (
     RawInput,
     SpecModel,
     StepBase,
+    added_later,
+    execution_only,
 )
 from lmspec.schemas.kinds import step_kind
+from lmspec.schemas.labels import AttributeLabel, AttributeName, Label, ModelRefOrPath, YesProbability, prompt_errors
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -35,9 +38,11 @@ class Ingest(DataStepBase):
     paths: list[Annotated[str, RawInput(hub_when=("format", "huggingface"))]] = Field(min_length=1)
     """Files or glob patterns: local paths (relative to the spec file) or fsspec URLs (gs://, s3://, hf://);
     for `format = "huggingface"`, dataset names on the Hub or local dataset directories."""
-    format: Literal["warc", "jsonl", "parquet", "text", "huggingface"]
+    format: Literal["warc", "jsonl", "parquet", "text", "huggingface", "chat", "preference"]
     """How the files are encoded (`.gz`/`.zst` compression is detected from the name); `huggingface` loads
-    each path with `datasets.load_dataset`, streaming."""
+    each path with `datasets.load_dataset`, streaming. `chat` (`{"messages": [{"role", "content"}]}`) and
+    `preference` (`{"prompt", "chosen", "rejected"}`, strings or message lists) read JSONL or Parquet files
+    (a Hugging Face dataset's files) for sft and dpo steps."""
     split: str = "train"
     """huggingface: the split to read."""
     subset: str | None = None
@@ -69,20 +74,89 @@ class Extract(DataStepBase):
     """Drop documents whose extracted text is shorter than this many characters."""
 
 
+@step_kind(executor="lmspec.runtime.data.sample")
+class Sample(DataStepBase):
+    """A seeded random sample of documents: `count` of them, or about `fraction` of them.
+
+    Whether a document is drawn depends only on the seed and the document (its id and text), never on the
+    shards or the order they come in, so adding documents to the input never swaps the old ones drawn.
+    """
+
+    kind: Literal["sample"]
+    output: ClassVar[OutputKind] = "documents"
+
+    input: DocumentsRef
+    """The documents to sample from."""
+    count: int | None = Field(default=None, ge=1)
+    """Draw exactly this many documents (all of them when the input has fewer)."""
+    fraction: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Draw each document with this probability, independently."""
+    seed: int = Field(default=0, ge=0)
+    """Another seed draws another sample."""
+
+    def cross_field_errors(self) -> Problems:
+        if (self.count is None) == (self.fraction is None):
+            return [(("count",), "give exactly one of `count` or `fraction`")]
+        return []
+
+
+@step_kind(executor="lmspec.runtime.data.llm_label")
+class LlmLabel(StepBase):
+    """Score documents with a language model's answer to a prompt (Ask-LLM's yes-probability, FineWeb-Edu's
+    0-5 score), written as a document attribute; runs the model in-process, in batches, shard by shard (a
+    killed run resumes at the first shard it had not finished)."""
+
+    kind: Literal["llm_label"]
+    output: ClassVar[OutputKind] = "documents"
+
+    input: DocumentsRef
+    """The documents to label (often a `sample` of a pool)."""
+    model: ModelRefOrPath
+    """The labeller: a model step (`"@name"`, e.g. train or sft), or a local Hugging Face model directory
+    (config, weights and tokenizer, as `save_pretrained` writes them; run with transformers and PyTorch)."""
+    prompt: str = Field(default="ask_llm", min_length=1)
+    """A named prompt (`ask_llm`, `fineweb_edu`) or a template containing `{text}`; the model's answer is
+    read right after it, as ` yes`/` no` or ` 0` ... ` 5`."""
+    label: Label = Field(default_factory=lambda: YesProbability(kind="yes_probability"))
+    """How the answer becomes a number: `{ kind = "yes_probability" }`, or `{ kind = "score", choices = [...] }`
+    (the expected value over numeric answers)."""
+    attribute: AttributeName = "llm_label"
+    """The document attribute the score is written under."""
+    max_chars: int = Field(default=2000, ge=1)
+    """Documents are cut to this many characters (counted as `truncated`), and further to fit the model's
+    context with the prompt around them."""
+    batch_size: int = execution_only(default=16, ge=1, le=4096)
+    """Documents per forward pass; execution-only (any batch size gives the same scores)."""
+    on_error: Literal["fail", "skip"] = "fail"
+    """`skip` drops a bad record (counted in stats) instead of failing the step; empty documents are always
+    dropped and counted (`empty`), since they hold nothing to judge."""
+    compression: Literal["gzip", "zstd"] = "gzip"
+    """Codec of the output shards, as for the other data steps."""
+
+    def cross_field_errors(self) -> Problems:
+        return prompt_errors(self.prompt, self.label)
+
+
 @step_kind(executor="lmspec.runtime.data.train_classifier")
 class TrainClassifier(StepBase):
-    """Train a fastText classifier that tells positive (e.g. high-quality) documents from negative ones."""
+    """Train a fastText classifier that tells positive (e.g. high-quality) documents from negative ones:
+    given as `positive` and `negative` inputs, or as one `input` whose documents carry a score (an
+    `llm_label` step's) that `label = { attribute, threshold }` splits into the two classes."""
 
     kind: Literal["train_classifier"]
     output: ClassVar[OutputKind] = "classifier"
 
-    positive: list[DocumentsRefOrPath] = Field(min_length=1)
+    positive: list[DocumentsRefOrPath] = Field(default_factory=list)
     """Examples of the label: document steps (`"@name"`) or JSONL files and globs with a `text` field
     (relative to the spec file, `.gz`/`.zst` read as such)."""
-    negative: list[DocumentsRefOrPath] = Field(min_length=1)
+    negative: list[DocumentsRefOrPath] = Field(default_factory=list)
     """Counter-examples, given the same way as `positive`."""
-    label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")] = "hq"
-    """Name of the positive label; filter rules select it with `label`."""
+    input: DocumentsRef | None = added_later(default=None)
+    """With `label = { attribute, threshold }`: the scored documents (e.g. an `llm_label` step), instead of
+    `positive` and `negative`."""
+    label: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")] | AttributeLabel = "hq"
+    """Name of the positive label (filter rules select it with `label`), or `{ attribute, threshold }`: the
+    classes of `input`'s documents by a score attribute, the positive one named `hq`."""
     max_examples_per_class: int = Field(default=50_000, ge=1)
     """Sample at most this many documents from each side (balanced classes)."""
     epochs: int = Field(default=5, ge=1, le=1000)
@@ -101,10 +175,24 @@ class TrainClassifier(StepBase):
     """Seed for sampling and the train/validation split."""
 
     def cross_field_errors(self) -> Problems:
-        both = sorted(set(self.positive) & set(self.negative))
-        return [
+        if isinstance(self.label, AttributeLabel):
+            if self.input is None:
+                return [(("input",), "label = { attribute, threshold } needs the scored documents as `input`")]
+            return [
+                ((side,), f"with label = {{ attribute, threshold }} the classes come from `input`; remove `{side}`")
+                for side in ("positive", "negative")
+                if getattr(self, side)
+            ]
+        if self.input is not None:
+            return [(("input",), "`input` goes with label = { attribute, threshold }; or use positive/negative")]
+        problems: Problems = [
+            ((side,), f"needs at least one {side} example source (a step or JSONL files)")
+            for side in ("positive", "negative")
+            if not getattr(self, side)
+        ]
+        return problems + [
             (("negative",), f"{ref} is both positive and negative; a class cannot be its own counter-example")
-            for ref in both
+            for ref in sorted(set(self.positive) & set(self.negative))
         ]
 
 
@@ -120,9 +208,13 @@ class LanguageRule(SpecModel):
 
 class ClassifierRule(SpecModel):
     """Keep documents that a trained classifier scores at least `min_score` for `label`, or the top
-    `keep_fraction` of the input by that score (the threshold is then the score's percentile)."""
+    `keep_fraction` by that score of the documents that reach this rule (those that passed the rules before
+    it; the threshold is then the score's percentile among them)."""
 
     kind: Literal["classifier"]
+    thresholds: ClassVar[tuple[str, ...]] = ("min_score", "keep_fraction")
+    """Fields that only set where the verdict cuts the rule's one score: a sweep over them shares the scoring."""
+
     model: ClassifierRefOrPath
     """A train_classifier step (`"@name"`), or a fastText model file (relative to the spec file)."""
     label: str = "hq"
@@ -130,7 +222,12 @@ class ClassifierRule(SpecModel):
     min_score: Fraction = 0.5
     """Minimum probability of `label` (ignored when `keep_fraction` is set)."""
     keep_fraction: float | None = Field(default=None, gt=0.0, le=1.0)
-    """Keep this share of the input, highest scores first (e.g. 0.1 for the top 10%); None uses `min_score`."""
+    """Keep this share of the documents reaching this rule, highest scores first (e.g. 0.1 for the top 10%);
+    None uses `min_score`."""
+
+    def identity_extra(self) -> dict[str, Any]:
+        # keep_fraction once took its share of the step's whole input; outputs made that way are not reused
+        return {"keep_fraction_of": "documents reaching the rule"} if self.keep_fraction is not None else {}
 
     def cross_field_errors(self) -> Problems:
         if self.keep_fraction is not None and "min_score" in self.model_fields_set:
@@ -176,6 +273,9 @@ class CompressionRatioRule(SpecModel):
     """Keep documents whose zlib compressed/raw size ratio lies in [min, max]; catches repetition and noise."""
 
     kind: Literal["compression_ratio"]
+    thresholds: ClassVar[tuple[str, ...]] = ("min", "max")
+    """Fields that only set where the verdict cuts the rule's one score: a sweep over them shares the scoring."""
+
     min: Fraction = 0.0
     """Lowest ratio kept (very repetitive text compresses to a small ratio)."""
     max: Fraction = 1.0
@@ -214,6 +314,8 @@ class C4Rule(SpecModel):
     """
 
     kind: Literal["c4"]
+    rewrites_text: ClassVar[bool] = True
+    """Later rules see the cleaned text, which an annotate step does not keep: sweeps do not share its scoring."""
     min_words_per_line: int = Field(default=3, ge=0)
     """Lines with fewer words are removed."""
     min_sentences: int = Field(default=5, ge=0)
@@ -300,6 +402,9 @@ class Filter(DataStepBase):
     mode: Literal["filter", "annotate"] = "filter"
     """`annotate` keeps every document and writes each rule's score and verdict into `attributes`, so an
     ablation can filter later at several thresholds without scoring again."""
+    scores: DocumentsRef | None = execution_only(default=None)
+    """Set by `lmspec compile` (never by hand) on each point of a sweep over this filter's thresholds: the
+    shared annotate step whose scores it selects from instead of scoring again; the output is the same."""
 
     def cross_field_errors(self) -> Problems:
         return [

@@ -18,7 +18,12 @@ from importlib import metadata
 from lmspec.schemas.base import OutputKind, StepBase
 
 ENTRY_POINT_GROUP = "lmspec.step_kinds"
-BUILTIN_SCHEMA_MODULES = ("lmspec.schemas.data", "lmspec.schemas.training", "lmspec.schemas.evaluation")
+BUILTIN_SCHEMA_MODULES = (
+    "lmspec.schemas.data",
+    "lmspec.schemas.training",
+    "lmspec.schemas.post_training",
+    "lmspec.schemas.evaluation",
+)
 
 _KINDS: dict[str, type[StepBase]] = {}
 _plugins_loaded = False

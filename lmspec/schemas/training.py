@@ -15,6 +15,7 @@ from lmspec.schemas.base import (
     StepBase,
     TokenizerRefOrPath,
     TokensRef,
+    added_later,
     execution_only,
 )
 from lmspec.schemas.kinds import step_kind
@@ -134,6 +135,8 @@ MAX_BATCH = 2**20
 """About a million sequences per step: far past any published run, and past it the cost estimate is a typo."""
 MAX_SEED = 2**32 - 1
 """NumPy and grain take 32-bit unsigned seeds."""
+MAX_EXPERTS = 1024
+"""Past published MoE models (DeepSeek-V3: 256 routed experts) by a margin; more is a typo."""
 
 PresetName = Literal["tiny", "small", "base", "150m", "1b", "8b"]
 
@@ -161,6 +164,16 @@ class ModelConfig(SpecModel):
     """None takes the tokenizer's vocabulary size."""
     dtype: Literal["float32", "bfloat16"] = "float32"
     """Activation dtype (float32 is about twice as fast as bfloat16 on CPU)."""
+    num_experts: int = added_later(default=1, ge=1, le=MAX_EXPERTS)
+    """Experts per layer: 1 is a dense MLP; more makes every layer's MLP a routed mixture of experts of width
+    `mlp_dim` each (OLMoE/Qwen3-MoE style; MaxText's qwen3_moe block)."""
+    experts_per_token: int = added_later(default=1, ge=1, le=MAX_EXPERTS)
+    """Experts each token is routed to (top-k); at most `num_experts`."""
+    post_attn_norm: bool = added_later(default=False)
+    """Hybrid norm: an RMSNorm on the output of attention and of the MLP before each joins the residual stream
+    (OLMo 2's placement; MaxText's olmo3 block, its sliding windows as wide as the sequence)."""
+    qk_norm: bool = added_later(default=False)
+    """RMSNorm on the queries and keys before attention (Qwen3, OLMo 2)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -173,10 +186,31 @@ class ModelConfig(SpecModel):
         sizes = MODEL_PRESETS.get(preset, MODEL_PRESETS["tiny"]) if isinstance(preset, str) else MODEL_PRESETS["tiny"]
         return {**sizes, **data}
 
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts > 1
+
     def cross_field_errors(self) -> Problems:
+        problems: Problems = []
         if self.num_heads % self.num_kv_heads:
-            return [(("num_kv_heads",), f"must divide num_heads ({self.num_heads}), got {self.num_kv_heads}")]
-        return []
+            problems.append((("num_kv_heads",), f"must divide num_heads ({self.num_heads}), got {self.num_kv_heads}"))
+        if self.experts_per_token > self.num_experts:
+            problems.append(
+                (
+                    ("experts_per_token",),
+                    f"routes each token to more experts than the {self.num_experts} there are; "
+                    f"set num_experts >= {self.experts_per_token} or lower experts_per_token",
+                )
+            )
+        if self.post_attn_norm and self.is_moe:
+            problems.append(
+                (
+                    ("post_attn_norm",),
+                    "MaxText has no decoder block with both routed experts and post-attention norms "
+                    "(its olmo3 block is dense): drop one of post_attn_norm or num_experts",
+                )
+            )
+        return problems
 
 
 class Optimizer(SpecModel):
@@ -272,6 +306,9 @@ class MaxTextTraining(StepBase):
     """Seed of initialisation and data order."""
     init_from: ModelRef | None = None
     """Initialise weights from another train step's final checkpoint (e.g. a cooldown); None starts from scratch."""
+    trainer: ClassVar[str] = "maxtext.trainers.pre_train.train"
+    """The module the kind's executor runs as a child process (`python -m`); it sets the kind's MaxText mode."""
+
     eval_every: int | None = Field(default=None, ge=1, le=MAX_STEPS)
     """Compute validation loss every N steps; None only at the end."""
     checkpoint_every: int | None = execution_only(default=None, ge=1, le=MAX_STEPS)

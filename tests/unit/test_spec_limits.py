@@ -66,7 +66,7 @@ def test_extends_a_directory_or_a_broken_file(write_spec: Callable[..., Path], t
         4,
         10,
         "steps.raw.format",
-        'expected one of "warc", "jsonl", "parquet", "text", "huggingface", got "nope"'
+        'expected one of "warc", "jsonl", "parquet", "text", "huggingface", "chat", "preference", got "nope"'
         " (in a file extended at spec.toml:3)",
     )
 

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.inputs import local_files
+from lmspec.outputs.chat import MESSAGES, PROMPT, chat_document, preference_document
 from lmspec.outputs.documents import (
     DataError,
     Document,
     DocumentStats,
-    open_binary,
     ShardWriter,
+    open_binary,
     parse_json_line,
     read_documents,
     read_lines,
@@ -225,26 +226,75 @@ def _record_id(record: dict[str, Any], id_field: str | None) -> tuple[str, str] 
 
 
 def _parquet(path: Path, origin: str, spec: Ingest) -> Records:
+    text_field = spec.text_field
+    for row, record in _parquet_rows(path, origin, required=text_field, fix="set text_field"):
+        text = record.get(text_field)
+        if not isinstance(text, str):
+            yield DataError(f"{origin}: row {row}: `{text_field}` is null or not a string")
+            continue
+        yield _from_record(record, text, f"{_name(origin)}:{row}", origin, spec, scalars_only=True)
+
+
+def _parquet_rows(path: Path, origin: str, required: str, fix: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(1-based row number, row) of a Parquet file that has the column `required`."""
     import pyarrow.parquet as pq
 
     try:
         table = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise DataError(f"{origin}: not a readable parquet file ({exc})") from None
-    text_field = spec.text_field
-    if text_field not in table.schema_arrow.names:
-        raise DataError(
-            f"{origin}: no column `{text_field}` (columns: {', '.join(table.schema_arrow.names)}); set text_field"
-        )
+    if required not in table.schema_arrow.names:
+        raise DataError(f"{origin}: no column `{required}` (columns: {', '.join(table.schema_arrow.names)}); {fix}")
     row = 0
     for batch in table.iter_batches(batch_size=4096):
         for record in batch.to_pylist():
             row += 1
-            text = record.get(text_field)
-            if not isinstance(text, str):
-                yield DataError(f"{origin}: row {row}: `{text_field}` is null or not a string")
-                continue
-            yield _from_record(record, text, f"{_name(origin)}:{row}", origin, spec, scalars_only=True)
+            yield row, record
+
+
+def _chat(path: Path, origin: str, spec: Ingest) -> Records:
+    """Conversations (`{"messages": [...]}`) from JSONL or Parquet files (`lmspec.outputs.chat`)."""
+    return _structured(path, origin, spec, MESSAGES, chat_document)
+
+
+def _preference(path: Path, origin: str, spec: Ingest) -> Records:
+    """Preference pairs (`{"prompt", "chosen", "rejected"}`) from JSONL or Parquet files."""
+    return _structured(path, origin, spec, PROMPT, preference_document)
+
+
+def _structured(
+    path: Path, origin: str, spec: Ingest, key: str, make: Callable[[dict[str, Any], str, str, str], Document]
+) -> Records:
+    """Records read whole (no text field), each made into a document by `make` or reported at its line or row."""
+    if path.name.endswith(".parquet"):
+        rows: Iterator[tuple[int, dict[str, Any]] | DataError] = _parquet_rows(path, origin, key, "is it chat data?")
+        where = "row "
+    else:
+        rows = _json_objects(path)
+        where = ""
+    for item in rows:
+        if isinstance(item, DataError):
+            yield item
+            continue
+        number, record = item
+        found = _record_id(record, spec.id_field)
+        doc_id = found[1] if found is not None else f"{_name(origin)}:{number}"
+        try:
+            yield make(record, doc_id, origin, f"{origin}:{where}{number}")
+        except DataError as error:
+            yield error
+
+
+def _json_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]] | DataError]:
+    """(line number, object) of each non-blank line of a JSONL file, or what is wrong with that line."""
+    for line_no, line in read_lines(path):
+        if isinstance(line, DataError):
+            yield line
+        elif line.strip():
+            try:
+                yield line_no, parse_json_line(path, line_no, line)
+            except DataError as exc:
+                yield exc
 
 
 def _warc(path: Path, origin: str, spec: Ingest) -> Records:
@@ -325,5 +375,7 @@ _READERS: dict[str, Callable[[Path, str, Ingest], Records]] = {
     "text": _text,
     "warc": _warc,
     "huggingface": _huggingface,
+    "chat": _chat,
+    "preference": _preference,
 }
 """An ingest `format` -> its reader: (local file, the name the user gave it, the spec) -> records."""

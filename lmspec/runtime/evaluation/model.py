@@ -21,6 +21,12 @@ ARCHITECTURE_FLAGS = (
     "base_num_kv_heads",
     "base_mlp_dim",
     "head_dim",
+    "decoder_block",
+    "num_experts",
+    "num_experts_per_tok",
+    "base_moe_mlp_dim",
+    "use_qk_norm",
+    "sliding_window_size",
     "vocab_size",
     "max_target_length",
     "dtype",
@@ -97,10 +103,18 @@ class MaxTextScorer:
         return np.asarray(logprobs)[: len(rows)], np.asarray(greedy)[: len(rows)]
 
 
-def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
+@dataclass(frozen=True)
+class LoadedModel:
+    """A MaxText model (flax nnx) with a checkpoint's weights, its device mesh, and MaxText's full config."""
+
+    model: Any
+    mesh: Any
+    config: Any
+
+
+def load_model(flags: Flags, checkpoint: Path) -> LoadedModel:
+    """The network a train step's flags describe, with `checkpoint`'s weights: what evaluation scores and
+    `lmspec export` converts."""
     from maxtext.configs import pyconfig
     from maxtext.utils import model_creation_utils
 
@@ -116,7 +130,17 @@ def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
     ]
     config = pyconfig.initialize(argv)
     model, mesh = model_creation_utils.from_pretrained(config)
-    graphdef, state = nnx.split(model)
+    return LoadedModel(model, mesh, config)
+
+
+def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
+    """The model and a jitted forward pass: log p(target) and the argmax token at every position."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    loaded = load_model(flags, checkpoint)
+    graphdef, state = nnx.split(loaded.model)
 
     @jax.jit
     def forward(state: Any, tokens: Any, positions: Any, segments: Any, targets: Any) -> Any:
@@ -131,10 +155,10 @@ def _load(flags: Flags, checkpoint: Path) -> tuple[Any, Any]:
         return picked, logprobs.argmax(-1)
 
     def run(tokens: Any, positions: Any, segments: Any, targets: Any) -> Any:
-        with jax.set_mesh(mesh):
+        with jax.set_mesh(loaded.mesh):
             return forward(state, tokens, positions, segments, targets)
 
-    return model, run
+    return loaded.model, run
 
 
 def _flag(value: Any) -> str:

@@ -20,6 +20,12 @@ SERIES = {
     "perf/per_device_tokens_per_sec": "tokens_per_s_per_device",
     "perf/per_device_tflops_per_sec": "tflops_per_device",
     "eval/avg_loss": "eval_loss",
+    "learning/reward_accuracy": "preference_accuracy",
+    "dpo/reward_margin": "reward_margin",
+    "dpo/chosen_reward": "chosen_reward",
+    "dpo/rejected_reward": "rejected_reward",
+    "dpo/chosen_logps": "chosen_logps",
+    "dpo/rejected_logps": "rejected_logps",
 }
 """MaxText scalar tag -> the series name lmspec records."""
 
