@@ -19,7 +19,9 @@ from collections.abc import Sequence
 # engines installed that is ~200 dist-infos read on each start. lmspec uses no pydantic plugin.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from lmspec.cli import catalog, runs, specs
+import lmspec.cli.catalog
+import lmspec.cli.runs
+import lmspec.cli.specs
 from lmspec.cli.specs import print_diagnostics, summary
 from lmspec.errors import LmspecError, SpecError
 
@@ -77,6 +79,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmspec", description="Declarative language-model experiments.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (specs, runs, catalog):
+    for module in (lmspec.cli.specs, lmspec.cli.runs, lmspec.cli.catalog):
         module.add_commands(commands)
     return parser

@@ -14,7 +14,7 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import BaseModel
 
@@ -97,7 +97,7 @@ def _marked_fields(schema: type[BaseModel]) -> tuple[tuple[str, Any, list[Any]],
         (name, field.annotation, list(field.metadata))
         for name, field in schema.model_fields.items()
         if any(isinstance(m, Ref | RawInput) for m in field.metadata)
-        or (field.annotation is not None and _may_hold_marker(field.annotation))
+        or (field.annotation is not None and _may_hold_marker(cast(Any, field.annotation)))
     )
 
 
