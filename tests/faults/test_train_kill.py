@@ -59,16 +59,6 @@ checkpoint_every = 5
 pytestmark = [
     *FAULTS,
     pytest.mark.slow,
-    pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "issue 12.2, not fixed yet: lmspec/runtime/training/train.py runs MaxText again over a resume "
-            "directory that already holds the final checkpoint, and MaxText refuses ('a checkpoint already "
-            "exists at step 9 ... set steps > 10'). The fix: when last_checkpoint(resume/run) is the final "
-            "step (spec.total_steps - 1), skip MaxText and publish that run (publish_run, read_series) as a "
-            "finished one; throughput then comes from the trainer's log kept in the resume directory"
-        ),
-    ),
 ]
 
 

@@ -67,6 +67,13 @@ def train_to_completion(spec: MaxTextTraining, flags: Flags, ctx: StepContext[An
     write_flags(ctx.output_dir, flags)
     ctx.resume_dir.mkdir(parents=True, exist_ok=True)
     resumed = last_checkpoint(ctx.resume_dir / RUN_NAME)
+    if resumed is not None and resumed >= spec.final_step:
+        # A killed attempt finished training but not publishing: MaxText would refuse to train "up to" a step it
+        # has passed, and the checkpoint is the run's result. Publish it as it is.
+        note = f"MaxText was not run again: a killed attempt had saved the final checkpoint (step {resumed})\n"
+        ModelCheckpoint(ctx.output_dir).log_file.write_text(note)
+        ctx.log.info(note.strip())
+        return [], 0.0
     if resumed is not None:
         ctx.log.info("resuming from the checkpoint at step %d in %s", resumed, ctx.resume_dir)
     started = time.time()
