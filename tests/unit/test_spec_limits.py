@@ -188,3 +188,31 @@ def test_settings_that_start_processes_are_named() -> None:
     ]
     assert process_reasons("PortableRunner", {"job_endpoint": "localhost:8099", "environment_type": "EXTERNAL"}) == []
     assert process_reasons("FlinkRunner", {}) == ["FlinkRunner starts a Java job server on this machine"]
+
+
+SYNTAX_ERRORS = [
+    ("spec.toml", "a = 1\na = 2\n"),
+    ("spec.toml", "[x]\n[x]\n"),
+    ("spec.toml", 'a = [1, "x"\n'),
+    ("spec.toml", 'a = """\nx\n'),
+    ("spec.toml", "a = {b = 1,}\n"),
+    ("spec.toml", "a = 1e\n"),
+    ("spec.toml", "a.b.c = 1\na.b = 2\n"),
+    ("spec.toml", "= 1\n"),
+    ("spec.yaml", "a: [1,\nb: 2\n"),
+    ("spec.yaml", 'a: "x\n'),
+    ("spec.yaml", "a:\n\t- b\n"),
+    ("spec.yaml", "a: b: c\n"),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), SYNTAX_ERRORS)
+def test_syntax_errors_read_as_sentences(write_spec: Callable[..., Path], name: str, text: str) -> None:
+    """Parser messages are reworded, never stuttered ("at at column") nor left with Python reprs."""
+    line, col, _, message = one(write_spec(text, name))
+    assert line >= 1
+    assert col >= 1
+    for word in message.split():
+        assert f" {word} {word} " not in f" {message} ", message
+    assert "(at line" not in message
+    assert "('" not in message
