@@ -24,7 +24,8 @@ from lmspec.browser.documents import index_folder, output_index
 from lmspec.catalog.store import ArtifactRecord
 from lmspec.outputs.classifier import Classifier
 from lmspec.outputs.documents import Documents
-from lmspec.schemas.data import ClassifierRule, Filter, FilterRule
+from lmspec.schemas.data import Filter
+from lmspec.schemas.rules import ClassifierRule, FilterRule
 
 Check = Callable[[str], tuple[bool, float, str]]
 """A built filter rule: text -> (keep, score, text after the rule)."""

@@ -19,8 +19,9 @@ import typing
 from typing import Any
 
 from lmspec.compiler.source_map import DataPath, SourceMap
-from lmspec.schemas.data import Filter, FilterRule
+from lmspec.schemas.data import Filter
 from lmspec.schemas.kinds import kind_name
+from lmspec.schemas.rules import FilterRule
 
 FILTER = kind_name(Filter)
 SCORING = "annotate"

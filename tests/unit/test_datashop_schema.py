@@ -12,8 +12,9 @@ import pytest
 from lmspec.compiler import compile_spec
 from lmspec.runtime.data.llm_scoring import softmax
 from lmspec.runtime.data.rules import threshold
-from lmspec.schemas.data import ClassifierRule, CompressionRatioRule, FilterRule, LlmLabel
+from lmspec.schemas.data import LlmLabel
 from lmspec.schemas.labels import PROMPTS, ExpectedScore, YesProbability
+from lmspec.schemas.rules import ClassifierRule, CompressionRatioRule, FilterRule
 from tests.conftest import diagnostics_of
 
 HEAD = '[experiment]\nname = "x"\n\n[steps.pool]\nkind = "ingest"\npaths = ["a.jsonl"]\nformat = "jsonl"\n\n'

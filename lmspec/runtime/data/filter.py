@@ -46,7 +46,8 @@ from lmspec.runtime.data.rules import (
     threshold,
 )
 from lmspec.runtime.registry import executes
-from lmspec.schemas.data import ClassifierRule, Filter, FilterRule
+from lmspec.schemas.data import Filter
+from lmspec.schemas.rules import ClassifierRule, FilterRule
 
 Judge = Callable[[str, dict[str, Any]], tuple[bool, float, str]]
 """A rule's (keep, score, text) for a document's text, given the attributes its shared scoring recorded."""

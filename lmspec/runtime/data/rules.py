@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import singledispatch
 
-from lmspec.schemas.data import (
+from lmspec.schemas.rules import (
     C4Rule,
     ClassifierRule,
     CompressionRatioRule,
