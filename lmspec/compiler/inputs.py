@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from lmspec.compiler.plan import is_url
+
 REMOTE_TIMEOUT_S = 10.0
 HASH_CHUNK = 1 << 20
 GLOB_CHARACTERS = frozenset("*?[")
@@ -92,10 +94,6 @@ class DigestCache:
 def _file_sha256(path: str) -> str:
     with open(path, "rb") as f:
         return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def is_url(value: str) -> bool:
-    return "://" in value
 
 
 def local_files(pattern: str, spec_dir: Path) -> list[str]:
