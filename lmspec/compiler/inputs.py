@@ -25,14 +25,13 @@ import hashlib
 import os
 import sqlite3
 import sys
-import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from lmspec.compiler.plan import is_url
+from lmspec.compiler.remote import Unanswered, probe
 
-REMOTE_TIMEOUT_S = 10.0
 HASH_CHUNK = 1 << 20
 GLOB_CHARACTERS = frozenset("*?[")
 
@@ -129,13 +128,13 @@ def _remote(url: str) -> Fingerprints:
     if store in _unreachable_stores or os.environ.get("LMSPEC_OFFLINE"):
         return {url: "unreachable"}
 
-    def probe() -> Fingerprints:
+    def ask() -> Fingerprints:
         import fsspec
 
         fs, _, paths = fsspec.get_fs_token_paths(url)
         return {fs.unstrip_protocol(p): _object_version(fs.info(p)) for p in sorted(paths)} or {url: "missing"}
 
-    found = _with_timeout(probe, url, {url: "unreachable"})
+    found = _with_timeout(ask, url, {url: "unreachable"})
     if found == {url: "unreachable"}:
         _unreachable_stores.add(store)
     return found
@@ -156,14 +155,14 @@ def _object_version(info: dict[str, Any]) -> str:
 def _hub_revision(name: str) -> str:
     """The commit sha the Hugging Face Hub resolves a dataset name to."""
 
-    def probe() -> str:
+    def ask() -> str:
         from huggingface_hub import HfApi
 
         return f"revision:{HfApi().dataset_info(name).sha}"
 
     if os.environ.get("LMSPEC_OFFLINE"):
         return "unreachable"
-    return _with_timeout(probe, f"hf://datasets/{name}", "unreachable")
+    return _with_timeout(ask, f"hf://datasets/{name}", "unreachable")
 
 
 _warned: set[str] = set()
@@ -171,27 +170,18 @@ _unreachable_stores: set[str] = set()
 """Stores (scheme://host) that did not answer: the other objects there are not probed again by this process."""
 
 
-def _with_timeout[T](probe: Callable[[], T], what: str, fallback: T) -> T:
-    """Run a network probe for at most REMOTE_TIMEOUT_S; on failure say so once and use `fallback`.
+def _with_timeout[T](ask: Callable[[], T], what: str, fallback: T) -> T:
+    """A network question answered within REMOTE_TIMEOUT_S, else `fallback`, said once per input.
 
-    Stores retry for minutes offline; a plan should not wait that long, nor fail: the step's hash then
-    carries the fallback, so it re-runs once the input can be read.
+    A plan neither waits for an offline store nor fails: the step's hash then carries the fallback, so it
+    re-runs once the input can be read.
     """
-    result: list[Any] = []
-
-    def run() -> None:
-        try:
-            result.append(probe())
-        except Exception as exc:  # every store raises its own types
-            result.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(REMOTE_TIMEOUT_S)
-    if result and not isinstance(result[0], Exception):
-        return result[0]  # type: ignore[no-any-return]
-    reason = str(result[0]).splitlines()[0] if result and str(result[0]) else f"no answer in {REMOTE_TIMEOUT_S:.0f} s"
+    found = probe(ask)
+    if not isinstance(found, Unanswered):
+        return found
     if what not in _warned:
         _warned.add(what)
-        print(f"lmspec: cannot fingerprint {what} ({reason}); its step is planned as if it changed", file=sys.stderr)
+        print(
+            f"lmspec: cannot fingerprint {what} ({found.reason}); its step is planned as if it changed", file=sys.stderr
+        )
     return fallback

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from pathlib import Path
 
 from lmspec.compiler.plan import Plan, Status, StepPlan, is_url, join
+from lmspec.compiler.remote import Unanswered, probe
 from lmspec.outputs.lifecycle import SUCCESS_MARKER, failed_dir, is_complete, lease_active, lease_left_behind
 
-REMOTE_TIMEOUT_S = 10.0
 _unreachable: dict[str, str] = {}
 """Remote root -> why it could not be read; checked once per process, so an offline compile is not slowed
 by one network timeout per step."""
@@ -54,25 +53,18 @@ def _remote_status(root: str, output_path: str) -> Status:
     only, so a remote root holds no leases or failed attempts. `unknown` when the root cannot be read."""
     if root in _unreachable:
         return "unknown"
-    found: list[bool | BaseException] = []
-    check = threading.Thread(target=_remote_exists, args=(join(output_path, SUCCESS_MARKER), found), daemon=True)
-    check.start()
-    check.join(REMOTE_TIMEOUT_S)  # filesystems retry for a minute offline; a plan should not wait that long
-    if found and isinstance(found[0], bool):
-        return "cached" if found[0] else "pending"
-    reason = str(found[0]).splitlines()[0] if found else f"no answer in {REMOTE_TIMEOUT_S:.0f} s"
-    _unreachable[root] = reason
-    print(f"lmspec: cannot read {root} ({reason}); step statuses are unknown", file=sys.stderr)
+    found = probe(lambda: _remote_exists(join(output_path, SUCCESS_MARKER)))
+    if not isinstance(found, Unanswered):
+        return "cached" if found else "pending"
+    _unreachable[root] = found.reason
+    print(f"lmspec: cannot read {root} ({found.reason}); step statuses are unknown", file=sys.stderr)
     return "unknown"
 
 
-def _remote_exists(url: str, found: list[bool | BaseException]) -> None:
+def _remote_exists(url: str) -> bool:
     import fsspec  # only remote roots pay for it
 
     for noisy in ("gcsfs", "s3fs", "fsspec", "google", "aiohttp"):  # they log tracebacks before raising
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
-    try:
-        fs, inner = fsspec.core.url_to_fs(url)
-        found.append(bool(fs.exists(inner)))
-    except Exception as exc:  # any filesystem's error: gcsfs, s3fs, ... each raise their own types
-        found.append(exc)
+    fs, inner = fsspec.core.url_to_fs(url)
+    return bool(fs.exists(inner))
