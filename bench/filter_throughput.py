@@ -170,14 +170,15 @@ def main() -> None:
         )
         [filtered] = (folder / "runs").glob("filtered-*/stats.json")
         stats = json.loads(filtered.read_text())
+        step_s = json.loads((filtered.parent / "lmspec-step.json").read_text())["end"]["metrics"]["seconds"]
         [web] = [p for p in (folder / "runs").glob("web-*") if p.is_dir()]
         [model] = (folder / "runs").glob("quality-*/model.bin")
         inputs = sorted(web.glob("part-*.jsonl.gz"))
         n = stats["documents_in"]
         print(f"{n} documents, {args.shards} shards, {stats['documents_out']} kept by lmspec")
         print(
-            f"lmspec filter step (Beam FnApiRunner, 1 process): {stats['seconds']:.2f} s, "
-            f"{n / stats['seconds']:,.0f} docs/s"
+            f"lmspec filter step (Beam FnApiRunner, 1 process): {step_s:.2f} s, "
+            f"{n / step_s:,.0f} docs/s"
         )
 
         loop_out = folder / "loop"
@@ -187,7 +188,7 @@ def main() -> None:
         loop_s = time.perf_counter() - start
         print(
             f"plain Python loop (1 process): {loop_s:.2f} s, {n / loop_s:,.0f} docs/s, kept {kept}; "
-            f"lmspec / loop = {loop_s / stats['seconds']:.2f}"
+            f"lmspec / loop = {loop_s / step_s:.2f}"
         )
 
         dt = datatrove(inputs, folder / "datatrove", str(model))
@@ -196,7 +197,7 @@ def main() -> None:
         else:
             print(
                 f"DataTrove (tasks={args.shards}, workers=1): {dt:.2f} s, {n / dt:,.0f} docs/s; "
-                f"lmspec / DataTrove = {dt / stats['seconds']:.2f}"
+                f"lmspec / DataTrove = {dt / step_s:.2f}"
             )
         print(f"peak RSS of this process: {_peak_rss_mb():.0f} MB")
 

@@ -28,6 +28,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     run.add_argument("--scheduler", metavar="HOST:PORT", help="a running central scheduler (luigid)")
     run.add_argument("--force", nargs="+", default=[], metavar="STEP", help="re-run these steps and their dependents")
     run.add_argument("--dry-run", action="store_true", help="show what would run, run nothing")
+    run.add_argument(
+        "--cache",
+        metavar="URL",
+        help="another root (a folder or fsspec URL) whose finished steps are reused instead of run: hard-linked "
+        "when on the same file system, else copied",
+    )
     run.add_argument("--quiet", action="store_true", help="one plain line per event instead of the live view")
     run.add_argument(
         "--allow-runner-processes",
@@ -90,10 +96,21 @@ def _run(args: argparse.Namespace) -> int:
         force=tuple(args.force),
         live=wants_live(args.quiet) and args.workers == 1,
         allow_runner_processes=args.allow_runner_processes,
+        cache=_cache_root(args.cache),
     )
     for line in describe(summary):
         print(line)
     return 0 if summary.ok else 1
+
+
+def _cache_root(value: str | None) -> str | None:
+    """`--cache`: a URL as given, a local folder made absolute; a local folder that is not there is an error."""
+    if value is None or "://" in value:
+        return value
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise UsageError(f"--cache {value}: no such folder; give the root of another lmspec run (a folder or URL)")
+    return str(folder)
 
 
 def _dry_run(plan: Plan) -> int:

@@ -23,6 +23,7 @@ type Statuses = Mapping[str, Status]
 _STATUS_STYLE = {
     "cached": "green",
     "pending": "yellow",
+    "if-inputs-change": "yellow dim",
     "running": "cyan",
     "failed": "red",
     "abandoned": "magenta",
@@ -32,6 +33,7 @@ _DOT_COLOR = {"cached": "darkgreen", "running": "blue", "failed": "red"}
 _MERMAID_CLASS = {
     "cached": "fill:#d4f7d4,stroke:#2a2",
     "pending": "fill:#fff6d5,stroke:#c90",
+    "if-inputs-change": "fill:#fffbea,stroke:#c90,stroke-dasharray:4",
     "running": "fill:#d5eeff,stroke:#08c",
     "failed": "fill:#fdd,stroke:#c22",
     "abandoned": "fill:#f5e1f7,stroke:#a3a",
@@ -112,10 +114,16 @@ def _dot(plan: Plan, statuses: Statuses) -> str:
 def _mermaid(plan: Plan, statuses: Statuses) -> str:
     lines = ["flowchart LR"]
     for step in plan.steps:
-        lines.append(f'  {step.name}["{step.name}<br/>{step.kind} · {step.hash}"]:::{statuses[step.name]}')
+        lines.append(
+            f'  {step.name}["{step.name}<br/>{step.kind} · {step.hash}"]:::{_mermaid_class(statuses[step.name])}'
+        )
     lines += [f"  {i} --> {step.name}" for step in plan.steps for i in step.inputs]
-    lines += [f"  classDef {status} {style};" for status, style in _MERMAID_CLASS.items()]
+    lines += [f"  classDef {_mermaid_class(status)} {style};" for status, style in _MERMAID_CLASS.items()]
     return "\n".join(lines)
+
+
+def _mermaid_class(status: str) -> str:
+    return status.replace("-", "_")  # a class name is a word
 
 
 def _text(plan: Plan, statuses: Statuses, prices: dict[str, Accelerator]) -> str:

@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lmspec.outputs.base import Output
+from lmspec.outputs.base import Output, without_timing
 
 CLASSIFIER_FILE = "model.bin"
 STATS_FILE = "stats.json"
@@ -21,7 +21,6 @@ class ClassifierStats:
     negative: int
     train: int
     validation: int
-    seconds: float
     precision: float | None = None
     recall: float | None = None
     f1: float | None = None
@@ -43,4 +42,4 @@ class Classifier(Output):
 
     def stats(self) -> ClassifierStats:
         """A train_classifier output's `stats.json`."""
-        return ClassifierStats(**json.loads((self.path / STATS_FILE).read_text()))
+        return ClassifierStats(**without_timing(json.loads((self.path / STATS_FILE).read_text())))

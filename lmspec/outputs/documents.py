@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from lmspec.errors import LmspecError
-from lmspec.outputs.base import Output
+from lmspec.outputs.base import Output, without_timing
 
 SHARD_SUFFIXES = {"gzip": ".jsonl.gz", "zstd": ".jsonl.zst"}
 """A data step's `compression` -> the suffix of its output shards."""
@@ -68,7 +68,6 @@ class DocumentStats:
     rules: dict[str, dict[str, int]] = field(default_factory=dict)
     """filter: `<position>:<kind>` -> how many documents the rule saw, kept and dropped."""
     shards: int = 0
-    seconds: float = 0.0
 
     def skip(self, error: DataError, on_error: OnError) -> None:
         """A bad record: raised under `on_error = "fail"`, counted (with its reason) under `"skip"`."""
@@ -79,7 +78,7 @@ class DocumentStats:
             self.errors.append(str(error))
 
     @classmethod
-    def total(cls, parts: list[DocumentStats], seconds: float) -> DocumentStats:
+    def total(cls, parts: list[DocumentStats]) -> DocumentStats:
         """The step's stats: every counter summed over its shard tasks, the first errors kept."""
         counts: Counter[str] = Counter()
         rules: dict[str, Counter[str]] = {}
@@ -97,7 +96,6 @@ class DocumentStats:
             counts=dict(counts),
             rules={name: dict(rule_counts) for name, rule_counts in rules.items()},
             shards=len(parts),
-            seconds=round(seconds, 3),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +107,7 @@ class DocumentStats:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DocumentStats:
         known = {f.name for f in fields(cls)} - {"counts"}
+        data = without_timing(data)
         return cls(
             **{k: v for k, v in data.items() if k in known},
             counts={k: v for k, v in data.items() if k not in known},

@@ -6,6 +6,8 @@ compiler's commands stay light.
   running  a live process holds the step's lease
   failed   a failed attempt is kept beside the output, and no success marker
   abandoned  a lease is left by a process that is gone (a killed run): the next run takes it over
+  if-inputs-change  pending, but an earlier output of the step has its very settings: it runs only if an
+           input that runs first writes other bytes than before (early cutoff, `lmspec.compiler.cutoff`)
   pending  none of these
   unknown  the root is a URL that cannot be read (offline, no credentials)
 """
@@ -15,10 +17,20 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
+from lmspec.compiler.cutoff import same_but_inputs
 from lmspec.compiler.plan import Plan, Status, StepPlan, is_url, join
 from lmspec.compiler.remote import Unanswered, probe
-from lmspec.outputs.lifecycle import SUCCESS_MARKER, failed_dir, is_complete, lease_active, lease_left_behind
+from lmspec.outputs.lifecycle import (
+    SUCCESS_MARKER,
+    failed_dir,
+    is_complete,
+    lease_active,
+    lease_left_behind,
+    published_outputs,
+    read_record,
+)
 
 _unreachable: dict[str, str] = {}
 """Remote root -> why it could not be read; checked once per process, so an offline compile is not slowed
@@ -27,7 +39,27 @@ by one network timeout per step."""
 
 def plan_statuses(plan: Plan) -> dict[str, Status]:
     """Step name -> its status, for every step of `plan`."""
-    return {step.name: step_status(plan, step) for step in plan.steps}
+    statuses = {step.name: step_status(plan, step) for step in plan.steps}
+    waiting = [
+        s for s in plan.steps if statuses[s.name] == "pending" and any(statuses[i] != "cached" for i in s.inputs)
+    ]
+    if waiting and not is_url(plan.root):
+        settings = _settings_by_step(Path(plan.root), {s.name for s in waiting})
+        for step in waiting:
+            if any(same_but_inputs(step.fingerprint, earlier) for earlier in settings.get(step.name, ())):
+                statuses[step.name] = "if-inputs-change"
+    return statuses
+
+
+def _settings_by_step(root: Path, names: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """Step name (of `names`) -> the fingerprints of its complete outputs under `root`."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for output in published_outputs(root):
+        name = output.name.rpartition("-")[0]
+        fingerprint = (read_record(output) or {}).get("artifact", {}).get("fingerprint") if name in names else None
+        if isinstance(fingerprint, dict):
+            found.setdefault(name, []).append(fingerprint)
+    return found
 
 
 def step_status(plan: Plan, step: StepPlan) -> Status:

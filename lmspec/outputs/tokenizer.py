@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lmspec.outputs.base import Output
+from lmspec.outputs.base import Output, without_timing
 from lmspec.outputs.documents import DataError
 
 TOKENIZER_DIR = "tokenizer"
@@ -47,7 +47,6 @@ class TokenizerStats:
     documents: int
     bytes: int
     vocab_size: int
-    seconds: float
 
     def write(self, folder: Path) -> None:
         (folder / STATS_FILE).write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
@@ -78,7 +77,7 @@ class Tokenizer(Output):
 
     def stats(self) -> TokenizerStats:
         """A train_tokenizer output's `stats.json`."""
-        return TokenizerStats(**json.loads((self.path / STATS_FILE).read_text()))
+        return TokenizerStats(**without_timing(json.loads((self.path / STATS_FILE).read_text())))
 
     @property
     def chat_template(self) -> str | None:

@@ -44,7 +44,6 @@ class TokensInfo:
     append_eos: bool
     train: SplitCounts
     validation: SplitCounts
-    seconds: float
 
     def counts(self) -> dict[str, int]:
         """Flat catalog counts: `train_documents`, `validation_tokens`, ..."""
@@ -59,7 +58,6 @@ class TokensInfo:
             **asdict(self.tokenizer),
             "append_eos": self.append_eos,
             "splits": {TRAIN: asdict(self.train), VALIDATION: asdict(self.validation)},
-            "seconds": self.seconds,
         }
 
     @classmethod
@@ -69,7 +67,6 @@ class TokensInfo:
             append_eos=bool(data["append_eos"]),
             train=SplitCounts(**data["splits"][TRAIN]),
             validation=SplitCounts(**data["splits"][VALIDATION]),
-            seconds=float(data["seconds"]),
         )
 
 
@@ -149,9 +146,9 @@ class TokenizedDataWriter:
     def counts(self, split: Split) -> SplitCounts:
         return self._counts[split]
 
-    def finish(self, tokenizer: TokenizerInfo, append_eos: bool, seconds: float) -> TokensInfo:
+    def finish(self, tokenizer: TokenizerInfo, append_eos: bool) -> TokensInfo:
         """Write tokens.json (after the last shard)."""
-        info = TokensInfo(tokenizer, append_eos, self._counts[TRAIN], self._counts[VALIDATION], seconds)
+        info = TokensInfo(tokenizer, append_eos, self._counts[TRAIN], self._counts[VALIDATION])
         (self.folder / TOKENS_FILE).write_text(json.dumps(info.to_json(), indent=2, sort_keys=True))
         return info
 

@@ -11,6 +11,7 @@ _STYLES = {
     "pending": "dim",
     "running": "cyan",
     "done": "green",
+    "reused": "green",
     "cached": "green",
     "failed": "red",
     "skipped": "yellow",

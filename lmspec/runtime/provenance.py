@@ -24,7 +24,8 @@ VERSIONED_PACKAGES = ("lmspec", "luigi", "apache-beam", "jax", "maxtext", "fastt
 
 @dataclass
 class RunSummary:
-    """How each step ended: done (ran now), cached, failed (with log and error), skipped (an input failed)."""
+    """How each step ended: done (ran now), reused (an earlier output's files placed: early cutoff or the
+    shared cache), cached, failed (with log and error), skipped (an input failed)."""
 
     run_id: str
     status: dict[str, str] = field(default_factory=dict)
@@ -36,7 +37,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return not self.failures and all(s in ("done", "cached") for s in self.status.values())
+        return not self.failures and all(s in ("done", "reused", "cached") for s in self.status.values())
 
 
 def plan_hash(plan: Plan) -> str:

@@ -18,6 +18,7 @@ from lmspec.catalog import ArtifactEnd, ArtifactStart, Catalog, RunStart, StepRe
 from lmspec.catalog.recovery import abandon_orphans, abandon_previous, restore_missing
 from lmspec.compiler.plan import Plan, StepPlan, is_url
 from lmspec.errors import LmspecError, UsageError, did_you_mean
+from lmspec.outputs.content import CONTENT_FIELD, content_fingerprint
 from lmspec.outputs.lifecycle import (
     LOG_NAME,
     Lease,
@@ -29,6 +30,7 @@ from lmspec.outputs.lifecycle import (
     kill_point,
     lease_active,
     publish,
+    read_record,
     resume_dir,
     tidy,
 )
@@ -46,6 +48,7 @@ from lmspec.runtime.provenance import (
     write_experiment_record,
 )
 from lmspec.runtime.registry import executor_for
+from lmspec.runtime.reuse import CUTOFF_FIELD, REUSED_FIELD, execution_key, find_reuse
 
 ERROR_TAIL_LINES = 8
 
@@ -64,6 +67,10 @@ class RunContext:
     catalog: Catalog
     lineage: OpenLineageEmitter
     progress: Progress
+    cache: str | None = None
+    """`--cache`: another root whose finished outputs this run reuses instead of executing them."""
+    forced: frozenset[str] = frozenset()
+    """`--force`d steps: executed, never reused."""
 
     def is_complete(self, name: str) -> bool:
         return is_complete(Path(self.plan.step(name).output_path))
@@ -93,6 +100,9 @@ class RunContext:
         inputs = {name: self.plan.step(name).output_path for name in step.inputs}
         if lease.took_over:
             abandon_previous(self.catalog, step.output_path)
+        key = execution_key(self.plan, step)
+        reuse = None if step.name in self.forced else find_reuse(self.plan, step, key, self.cache)
+        reused: dict[str, str] | None = None
         start = self._record_start(step, inputs, attempt_path(output, lease.token) / LOG_NAME)
         tmp = attempt_dir(output, lease.token, clear_leftovers=lease.took_over)
         log, handler = _step_logger(step, tmp / LOG_NAME)
@@ -113,7 +123,10 @@ class RunContext:
                 resume_dir=resume_dir(output),
             )
             with _engine_logs_to(handler):
-                result = executor(context) or StepResult()
+                if reuse is not None:
+                    result, reused = reuse.apply(context)
+                else:
+                    result = executor(context) or StepResult()
         except BaseException as exc:  # Ctrl-C too: its attempt is kept as failed, not left as `.tmp-*`
             log.error("step failed:\n%s", traceback.format_exc())
             handler.close()
@@ -129,13 +142,15 @@ class RunContext:
         log.info("done in %.2f s; counts %s; metrics %s", time.time() - start.started_at, result.counts, result.metrics)
         handler.close()
         end = _ended(start, "succeeded", output / LOG_NAME, result)
-        publish(tmp, output, StepRecord(self.run, start, end, result.series).to_json())
+        record = StepRecord(self.run, start, end, result.series).to_json()
+        record.update({CONTENT_FIELD: content_fingerprint(tmp), CUTOFF_FIELD: key, REUSED_FIELD: reused})
+        publish(tmp, output, record)
         kill_point(output, "completed")
         self.catalog.finish_artifact(end)
         if result.series:
             self.catalog.record_series(step.output_path, result.series)
         self.lineage.emit("COMPLETE", lineage_run, step, inputs)
-        self.progress.update(step.name, "done")
+        self.progress.update(step.name, "reused" if reused else "done", reused["reason"] if reused else "")
 
     def _record_start(self, step: StepPlan, inputs: dict[str, str], log: Path) -> ArtifactStart:
         """Record `step`'s execution as running (replacing an earlier record of the same output)."""
@@ -188,6 +203,7 @@ def run_plan(
     force: tuple[str, ...] = (),
     live: bool = False,
     allow_runner_processes: bool = False,
+    cache: str | None = None,
 ) -> RunSummary:
     """Execute every step of `plan` that is not complete; never raises for a failed step (see the summary)."""
     if is_url(plan.root):
@@ -205,7 +221,7 @@ def run_plan(
     initial = {name: "cached" if done else "pending" for name, done in before.items()}
     progress = Progress([(s.name, s.kind) for s in plan.steps], initial, live)
     lineage = OpenLineageEmitter(str(root), plan.experiment.name)
-    context = RunContext(plan, spec_path.parent.resolve(), run, catalog, lineage, progress)
+    context = RunContext(plan, spec_path.parent.resolve(), run, catalog, lineage, progress, cache, frozenset(forced))
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     try:
@@ -304,7 +320,7 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
     for step in plan.steps:
         record = catalog.find(step.output_path)
         if is_complete(Path(step.output_path)):
-            summary.status[step.name] = "cached" if before[step.name] else "done"
+            summary.status[step.name] = "cached" if before[step.name] else _made_now(Path(step.output_path))
             skipped = (record.counts or {}).get("skipped", 0) if record is not None and not before[step.name] else 0
             if skipped:
                 summary.records_skipped[step.name] = skipped
@@ -315,6 +331,11 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
         else:
             summary.status[step.name] = "skipped"
     return summary
+
+
+def _made_now(output: Path) -> str:
+    """`reused` when this run placed an earlier output's files (early cutoff, shared cache), else `done`."""
+    return "reused" if (read_record(output) or {}).get(REUSED_FIELD) else "done"
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ on whose class the classifier and the score agree.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ def train_classifier(ctx: StepContext[TrainClassifier]) -> StepResult:
     label = spec.label if isinstance(spec.label, str) else ATTRIBUTE_POSITIVE_LABEL
     if label == NEGATIVE_LABEL:
         raise DataError(f"label `{NEGATIVE_LABEL}` is reserved for the negative class; choose another label")
-    started = time.time()
     rng = random.Random(spec.seed)
     positive_texts, negative_texts = _classes(ctx)
     positive = _sample(positive_texts, spec.max_examples_per_class, rng)
@@ -81,7 +79,6 @@ def train_classifier(ctx: StepContext[TrainClassifier]) -> StepResult:
         negative=len(negative),
         train=len(train),
         validation=len(valid),
-        seconds=round(time.time() - started, 3),
         precision=precision,
         recall=recall,
         f1=f1,

@@ -9,7 +9,6 @@ moves old ones between splits.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ ENCODE_BATCH = 256
 @executes(Tokenize)
 def tokenize(ctx: StepContext[Tokenize]) -> StepResult:
     spec = ctx.spec
-    started = time.time()
     info = install_tokenizer(ctx.input_or_path(spec.tokenizer, Tokenizer), ctx.output_dir)
     tokenizer = Tokenizer(ctx.output_dir).load()
     shards = ctx.input(spec.input, Documents).shards()
@@ -46,7 +44,7 @@ def tokenize(ctx: StepContext[Tokenize]) -> StepResult:
             f"the train split is empty ({writer.counts(VALIDATION).documents} documents went to "
             "validation); give it more documents or lower validation_fraction"
         )
-    summary = writer.finish(info, spec.append_eos, round(time.time() - started, 3))
+    summary = writer.finish(info, spec.append_eos)
     return StepResult(counts=summary.counts(), metrics={"vocab_size": info.vocab_size})
 
 

@@ -7,7 +7,6 @@ The result is saved in the one tokenizer directory format every later step reads
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -24,7 +23,6 @@ def train_tokenizer(ctx: StepContext[TrainTokenizer]) -> StepResult:
     from tokenizers import Tokenizer, decoders, pre_tokenizers
 
     spec = ctx.spec
-    started = time.time()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
     texts = (doc["text"] for doc in ctx.input(spec.input, Documents).read())
     counted = _Counted(islice(texts, spec.max_documents))
@@ -36,7 +34,7 @@ def train_tokenizer(ctx: StepContext[TrainTokenizer]) -> StepResult:
     if counted.documents == 0:
         raise DataError(f"{spec.input} holds no documents to learn a vocabulary from")
     info = save_tokenizer(tokenizer, spec.special_tokens, ctx.output_dir)
-    stats = TokenizerStats(counted.documents, counted.bytes, info.vocab_size, round(time.time() - started, 3))
+    stats = TokenizerStats(counted.documents, counted.bytes, info.vocab_size)
     if info.vocab_size < spec.vocab_size:
         ctx.log.warning("the corpus supports only %d of the %d tokens asked for", info.vocab_size, spec.vocab_size)
     stats.write(ctx.output_dir)
