@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from lmspec.catalog.store import Catalog
-from lmspec.compiler.identity import fingerprint_diff
+from lmspec.compiler.diff import own_field_changes
 from lmspec.compiler.plan import Plan
 from lmspec.outputs.status import step_status
 
@@ -30,15 +30,36 @@ def explain(plan: Plan, step_name: str, catalog: Catalog) -> list[str]:
         return lines
     lines.append(f"compared with {previous.hash} ({previous.status}, run {previous.run_id}) at {previous.output_path}")
     changes = [*data_changes(previous.fingerprint, step.fingerprint)]
-    changes += fingerprint_diff({**previous.fingerprint, "data": {}}, {**step.fingerprint, "data": {}})
+    changes += own_field_changes({**previous.fingerprint, "data": {}}, {**step.fingerprint, "data": {}})
     lines.extend(f"  {line}" for line in changes)
-    for name in step.inputs:
-        now = plan.step(name)
-        old_path = previous.inputs.get(name)
-        if old_path is not None and old_path != now.output_path:
-            lines.append(
-                f"  input `{name}` changed: {old_path} -> {now.output_path} (see `lmspec explain SPEC {name}`)"
-            )
-    if not changes:
+    causes = _upstream_causes(plan, step.name, previous.inputs, catalog, set())
+    lines.extend(f"  {line}" for line in causes)
+    if not changes and not causes:
         lines.append("  no field differs (the identity schema or an input's identity changed)")
+    return lines
+
+
+def _upstream_causes(
+    plan: Plan, step_name: str, old_inputs: dict[str, str], catalog: Catalog, seen: set[str]
+) -> list[str]:
+    """For each input that changed, the root cause: the nearest upstream steps whose own fields or data
+    changed, with those fields (`because clean changed: config.rules[3].min_words: 20 -> 21`), found by
+    walking back through the artifacts the earlier execution read."""
+    lines = []
+    for name in plan.step(step_name).inputs:
+        now, old_path = plan.step(name), old_inputs.get(name)
+        if old_path is None or old_path == now.output_path or name in seen:
+            continue
+        seen.add(name)
+        old = catalog.find(old_path)
+        if old is None:
+            lines.append(f"input `{name}` changed: {old_path} -> {now.output_path} (see `lmspec explain SPEC {name}`)")
+            continue
+        own = data_changes(old.fingerprint, now.fingerprint)
+        own += own_field_changes({**old.fingerprint, "data": {}}, {**now.fingerprint, "data": {}})
+        if own:
+            lines.append(f"because `{name}` changed:")
+            lines.extend(f"  {line}" for line in own)
+        else:
+            lines.extend(_upstream_causes(plan, name, old.inputs, catalog, seen))
     return lines

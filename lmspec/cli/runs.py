@@ -116,11 +116,19 @@ def _cache_root(value: str | None) -> str | None:
 def _dry_run(plan: Plan) -> int:
     """What `run` would execute: every step not cached, with its status when it is not plainly pending
     (`running` is being executed by another process, which this run would wait for)."""
+    from lmspec.compiler.estimates import train_estimates
+    from lmspec.compiler.hardware import format_duration, load_prices
     from lmspec.outputs.status import plan_statuses
 
     would_run = [(n, s) for n, s in plan_statuses(plan).items() if s != "cached"]
     listing = ", ".join(name if status == "pending" else f"{name} ({status})" for name, status in would_run)
     print(f"{len(plan.steps)} steps, {len(would_run)} would run: {listing or 'none'}")
+    names = {name for name, _ in would_run}
+    training = {n: e.estimate for n, e in train_estimates(plan, load_prices(None)).items() if n in names}
+    if training:
+        hours, cost = sum(e.hours for e in training.values()), sum(e.cost for e in training.values())
+        steps = ", ".join(sorted(training))
+        print(f"training that would run: ~{format_duration(hours)}, ${cost:,.2f} estimated ({steps})")
     return 0
 
 

@@ -5,7 +5,8 @@ new hash and output path. Once the inputs exist, their content is known: the *cu
 fingerprint with each input reference replaced by that input's content fingerprint. Two executions with
 the same cutoff key read the same bytes with the same settings, so the earlier output is reused (by
 `lmspec.runtime.reuse`) instead of being computed again. Before the inputs exist, `compile` can only say
-that such a step runs *if its inputs change* (`same_but_inputs`).
+that a step whose own settings did not change (`lmspec.compiler.diff.own_field_changes`) runs *if its
+inputs change*.
 
 Pure functions over fingerprints (`lmspec.compiler.identity.fingerprint`); reading outputs is elsewhere.
 """
@@ -14,13 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
-
-_REFERENCE = re.compile(r"^@[0-9a-f]{12}$")
-"""How a fingerprint names an input: `@` and the input's hash (`identity.HASH_LENGTH` hex digits)."""
-_ANY_INPUT = "@input"
 
 
 def cutoff_key(fingerprint: Mapping[str, Any], contents: Mapping[str, str]) -> str:
@@ -30,16 +26,6 @@ def cutoff_key(fingerprint: Mapping[str, Any], contents: Mapping[str, str]) -> s
     replaced = _map_strings(dict(fingerprint), lambda text: by_reference.get(text, text))
     text = json.dumps(replaced, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def same_but_inputs(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
-    """True when two fingerprints differ at most in which input hashes they reference: the same step
-    settings, so whether the later one must run depends only on its inputs' bytes."""
-    return bool(_map_strings(dict(one), _mask) == _map_strings(dict(other), _mask))
-
-
-def _mask(text: str) -> str:
-    return _ANY_INPUT if _REFERENCE.match(text) else text
 
 
 def _map_strings(value: Any, change: Callable[[str], str]) -> Any:

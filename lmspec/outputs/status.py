@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmspec.compiler.cutoff import same_but_inputs
+from lmspec.compiler.diff import own_field_changes
 from lmspec.compiler.plan import Plan, Status, StepPlan, is_url, join
 from lmspec.compiler.remote import Unanswered, probe
 from lmspec.outputs.lifecycle import (
@@ -46,7 +46,7 @@ def plan_statuses(plan: Plan) -> dict[str, Status]:
     if waiting and not is_url(plan.root):
         settings = _settings_by_step(Path(plan.root), {s.name for s in waiting})
         for step in waiting:
-            if any(same_but_inputs(step.fingerprint, earlier) for earlier in settings.get(step.name, ())):
+            if any(not own_field_changes(earlier, step.fingerprint) for earlier in settings.get(step.name, ())):
                 statuses[step.name] = "if-inputs-change"
     return statuses
 

@@ -140,3 +140,19 @@ def test_bad_spec_never_prints_a_traceback(write_spec: Callable[..., Path]) -> N
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
     assert result.stdout.startswith("spec.toml:1:12: error: TOML syntax error")
+
+
+def test_dry_run_estimates_the_training_it_would_run(
+    write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    training = (
+        '\n[steps.tok]\nkind = "train_tokenizer"\ninput = "@docs"\nvocab_size = 512\n'
+        '\n[steps.tokens]\nkind = "tokenize"\ninput = "@docs"\ntokenizer = "@tok"\n'
+        '\n[steps.model]\nkind = "train"\ndata = "@tokens"\nmodel = { preset = "tiny" }\nsteps = 100\nbatch_size = 8\n'
+    )
+    spec = write_spec(GOOD + training)
+    assert main(["run", str(spec), "--root", str(tmp_path / "runs"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "4 steps, 4 would run: docs, tok, tokens, model"
+    assert lines[1].startswith("training that would run: ~")
+    assert lines[1].endswith("estimated (model)")
