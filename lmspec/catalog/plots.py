@@ -60,7 +60,7 @@ def fit_power_law(points: list[ScalingPoint]) -> PowerLaw | None:
 
 def plot_curves(curves: dict[str, dict[str, Curve]], path: Path, title: str) -> None:
     """Each model's training loss (solid) and validation loss (dashed, dots) in one colour per model."""
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(figsize=(8, 4.5), dpi=120)
     for index, (name, series) in enumerate(sorted(curves.items())):
         colour = f"C{index % 10}"
@@ -71,12 +71,12 @@ def plot_curves(curves: dict[str, dict[str, Curve]], path: Path, title: str) -> 
     axes.set(xlabel="step", ylabel="loss (nats/token)", title=f"{title}: training and validation loss")
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
-    _save(plt, figure, path)
+    save_figure(plt, figure, path)
 
 
 def plot_scaling(points: list[ScalingPoint], law: PowerLaw, path: Path, title: str) -> None:
     """Final loss against training FLOPs, log-log, with the fitted power law."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import ScalarFormatter
 
     figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
@@ -91,10 +91,11 @@ def plot_scaling(points: list[ScalingPoint], law: PowerLaw, path: Path, title: s
         formatter(ScalarFormatter())  # losses span less than a decade: plain numbers, not 2.4 x 10^0
     axes.grid(alpha=0.3, which="both")
     axes.legend(fontsize="small")
-    _save(plt, figure, path)
+    save_figure(plt, figure, path)
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend: every figure lmspec draws (reports, the speedrun board)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only: no display on servers and CI
@@ -103,7 +104,8 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(plt: Any, figure: Any, path: Path) -> None:
+def save_figure(plt: Any, figure: Any, path: Path) -> None:
+    """Write `figure` to `path` and free it (pyplot keeps every open figure otherwise)."""
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

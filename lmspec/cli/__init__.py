@@ -22,6 +22,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 import lmspec.cli.catalog
 import lmspec.cli.runs
 import lmspec.cli.specs
+import lmspec.cli.speedrun
 from lmspec.cli.specs import print_diagnostics, summary
 from lmspec.errors import LmspecError, SpecError
 
@@ -79,6 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lmspec", description="Declarative language-model experiments.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (lmspec.cli.specs, lmspec.cli.runs, lmspec.cli.catalog):
+    for module in (lmspec.cli.specs, lmspec.cli.runs, lmspec.cli.catalog, lmspec.cli.speedrun):
         module.add_commands(commands)
     return parser

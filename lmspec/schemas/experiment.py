@@ -61,6 +61,23 @@ class ExperimentHeader(SpecModel):
     """Limits on what the plan's training may cost; `validate` and `compile` fail when an estimate exceeds one."""
 
 
+class SpeedrunEntry(SpecModel):
+    """A speedrun submission (`lmspec speedrun check|run|board`): the track it competes on and who submits it.
+    Not part of any step's hash: renaming a submission never retrains it."""
+
+    track: str = Field(min_length=1)
+    """The track (`tiny`, `150m`, `1b`): it fixes the data, the held-out evaluation, the FLOPs budget and the
+    hardware class."""
+    name: Annotated[str, StringConstraints(pattern=EXPERIMENT_NAME_PATTERN, max_length=NAME_MAX_LENGTH)]
+    """The submission's name on the board: lowercase letters, digits, `-` and `_`."""
+    author: str = Field(min_length=1)
+    """Who submits it (a name or a handle)."""
+    description: str = Field(min_length=1)
+    """What the submission changes, in a sentence."""
+    url: str | None = None
+    """A link to the write-up or pull request; None: none."""
+
+
 VarValue = str | int | float | bool | list[Any] | dict[str, Any]
 
 
@@ -75,6 +92,8 @@ class ExperimentSpec(SpecModel):
     """Grid over dotted step fields, e.g. `"steps.model.optimizer.lr" = [1e-3, 3e-3]`: one step per point."""
     steps: dict[StepName, StepBase] = Field(min_length=1)
     """The steps, by name (`[a-z][a-z0-9_]*`)."""
+    speedrun: SpeedrunEntry | None = None
+    """Makes the spec a speedrun submission on a track; None: an ordinary experiment."""
 
 
 STEPS_DOC = "The steps, by name (`[a-z][a-z0-9_]*`)."
