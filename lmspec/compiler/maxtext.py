@@ -315,18 +315,20 @@ def launch_command(
     """
     if hardware.hosts <= 1:
         return None
-    per_host = hardware.accelerator.devices_per_host
-    device_flag = (
-        f"--tpu-type={hardware.type}"
-        if hardware.accelerator.family == "tpu"
-        else f"--device-type={XPK_GPU_TYPES.get(hardware.name, f'{hardware.name}-{per_host}')}"
-    )
     workload = f"lmspec-{step_name.replace('_', '-')}-{step_hash}"[:40]
     inner = shlex.join(command_line(flags, module=module))
     return (
         f"xpk workload create --cluster=$CLUSTER --docker-image=$IMAGE --workload={workload} "
-        f"{device_flag} --num-slices=1 --command={shlex.quote(inner)}"
+        f"{xpk_device_flag(hardware)} --num-slices=1 --command={shlex.quote(inner)}"
     )
+
+
+def xpk_device_flag(hardware: Slice) -> str:
+    """XPK's name for the slice: a TPU type, or its name for hosts of 8 GPUs."""
+    if hardware.accelerator.family == "tpu":
+        return f"--tpu-type={hardware.type}"
+    per_host = hardware.accelerator.devices_per_host
+    return f"--device-type={XPK_GPU_TYPES.get(hardware.name, f'{hardware.name}-{per_host}')}"
 
 
 def _value(value: Any) -> str:

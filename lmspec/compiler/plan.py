@@ -11,7 +11,7 @@ from typing import Any, Literal
 from lmspec.errors import UsageError, did_you_mean
 from lmspec.schemas import ExperimentHeader, StepBase
 
-Status = Literal["cached", "pending", "if-inputs-change", "running", "failed", "abandoned", "unknown"]
+Status = Literal["cached", "pending", "if-inputs-change", "queued", "running", "failed", "abandoned", "unknown"]
 """What `lmspec compile` says about a step's output (`lmspec.outputs.status` reads it from disk)."""
 
 

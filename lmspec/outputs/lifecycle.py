@@ -6,6 +6,9 @@ Layout beside an output `<root>/<step>-<hash>`:
   `<out>.tmp-<tok>`  the attempt being written; renamed to `<out>` when the executor returns
   `<out>.failed`     the last failed attempt, kept for its log
   `<out>.resume`     what a resumable executor keeps across attempts (training checkpoints)
+  `<out>.tmp-<tok>/lmspec-job.json`, `.../lmspec-job.started`
+                     a step a launcher hands to a scheduler (`lmspec.runtime.launchers`): submitted, and
+                     started on a cluster machine; until then the step is `queued`
   `<out>/_SUCCESS`   written last: the only thing that makes a step complete
   `<out>/lmspec-step.json`  the output's own record (run, config, inputs, timings, counts, series), written
                      into the attempt before it is renamed: what `lmspec catalog rebuild` re-creates the catalog from
@@ -40,6 +43,8 @@ SUCCESS_MARKER = "_SUCCESS"
 """A step is complete when its output directory holds this file (written last, after an atomic rename)."""
 LOG_NAME = "lmspec-step.log"
 RESULT_NAME = "lmspec-step.json"
+JOB_FILE = "lmspec-job.json"
+STARTED_FILE = "lmspec-job.started"
 
 KILL_AT_ENV = "LMSPEC_TEST_KILL_AT"
 type KillPhase = Literal["started", "writing", "executed", "renamed", "completed"]
@@ -131,6 +136,13 @@ def lease_active(output: Path) -> bool:
     """True while some live process holds the lease of `output`."""
     probe = Lease(output)
     return probe.path.exists() and not probe._stale()
+
+
+def queued(output: Path) -> bool:
+    """True while the attempt of the live lease of `output` is a job a scheduler has not started yet."""
+    token = Lease(output)._holder().get("token")
+    attempt = attempt_path(output, token) if isinstance(token, str) else None
+    return attempt is not None and (attempt / JOB_FILE).is_file() and not (attempt / STARTED_FILE).exists()
 
 
 def lease_left_behind(output: Path) -> bool:

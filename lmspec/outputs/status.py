@@ -3,6 +3,7 @@ the experiment record show. Reads only; imports no engine and nothing from lmspe
 compiler's commands stay light.
 
   cached   the output holds its success marker
+  queued   a live process holds the step's lease and has handed it to a scheduler that has not started it
   running  a live process holds the step's lease
   failed   a failed attempt is kept beside the output, and no success marker
   abandoned  a lease is left by a process that is gone (a killed run): the next run takes it over
@@ -29,6 +30,7 @@ from lmspec.outputs.lifecycle import (
     lease_active,
     lease_left_behind,
     published_outputs,
+    queued,
     read_record,
 )
 
@@ -74,7 +76,7 @@ def output_status(output: Path) -> Status:
     if is_complete(output):
         return "cached"
     if lease_active(output):
-        return "running"
+        return "queued" if queued(output) else "running"
     if lease_left_behind(output):
         return "abandoned"
     return "failed" if failed_dir(output).is_dir() else "pending"

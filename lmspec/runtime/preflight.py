@@ -20,6 +20,7 @@ def preflight(pending: list[StepPlan], allow_runner_processes: bool) -> None:
     """Raise UsageError naming every step that cannot run here, and why; `pending` are the steps to execute."""
     _executors(pending)
     _memory(pending)
+    _launchers(pending)
     if not allow_runner_processes:
         _runner_processes(pending)
 
@@ -35,6 +36,16 @@ def _runner_processes(pending: list[StepPlan]) -> None:
         raise UsageError(
             f"these steps' Beam runner settings start processes on this machine: {'; '.join(found)}. "
             "If you trust the spec, run it with `lmspec run --allow-runner-processes`."
+        )
+
+
+def _launchers(pending: list[StepPlan]) -> None:
+    from lmspec.runtime.launchers import preflight_problems
+
+    if found := preflight_problems(pending):
+        raise UsageError(
+            f"these steps' launchers cannot submit jobs from here: {'; '.join(found)}. Set them up, or run the "
+            "steps here with `--set steps.STEP.resources.launcher=local`."
         )
 
 

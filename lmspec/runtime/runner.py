@@ -35,6 +35,7 @@ from lmspec.outputs.lifecycle import (
     tidy,
 )
 from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.launchers import launch
 from lmspec.runtime.openlineage import OpenLineageEmitter
 from lmspec.runtime.preflight import preflight
 from lmspec.runtime.progress import Progress
@@ -126,7 +127,7 @@ class RunContext:
                 if reuse is not None:
                     result, reused = reuse.apply(context)
                 else:
-                    result = executor(context) or StepResult()
+                    result = launch(context, executor, lambda state: self.progress.update(step.name, state))
         except BaseException as exc:  # Ctrl-C too: its attempt is kept as failed, not left as `.tmp-*`
             log.error("step failed:\n%s", traceback.format_exc())
             handler.close()

@@ -152,6 +152,58 @@ class SpecModel(BaseModel):
         return []
 
 
+class SlurmOptions(SpecModel):
+    """How `launcher = "slurm"` submits a step with `sbatch`. Execution-only."""
+
+    partition: str | None = None
+    """`--partition`; None: the cluster's default."""
+    account: str | None = None
+    """`--account` charged for the job."""
+    time_limit: Annotated[str, StringConstraints(pattern=r"^[0-9]+([-:][0-9]+){0,3}$")] | None = None
+    """`--time`, in Slurm's formats: `30` (minutes), `4:00:00`, `2-00:00:00`."""
+    nodes: int = Field(default=1, ge=1)
+    """Hosts of the job: a training step starts one MaxText process on each (`jax.distributed` over Slurm)."""
+    tasks_per_node: int = Field(default=1, ge=1)
+    """`--ntasks-per-node`: lmspec starts one process per host itself, so more only reserves more task slots."""
+    gpus_per_node: int | None = Field(default=None, ge=1)
+    """`--gpus-per-node`; None asks for no GPUs."""
+    cpus_per_task: int | None = Field(default=None, ge=1)
+    """`--cpus-per-task`; None: the cluster's default."""
+    sbatch_flags: list[str] = Field(default_factory=list)
+    """Further `sbatch` flags, each as one word, e.g. `["--qos=high", "--exclusive"]`."""
+
+
+class RayOptions(SpecModel):
+    """How `launcher = "ray"` runs a step as a Ray task. Execution-only."""
+
+    address: str = "auto"
+    """The cluster, as `ray.init(address=...)` takes it: `auto` (the one this machine belongs to), `host:6379`,
+    or `ray://host:10001`."""
+    num_cpus: float = Field(default=1.0, ge=0)
+    """CPUs the task reserves on each host."""
+    num_gpus: float = Field(default=0.0, ge=0)
+    """GPUs the task reserves on each host."""
+    resources: dict[str, float] = Field(default_factory=dict)
+    """Custom Ray resources the task reserves on each host, e.g. `{ TPU = 4 }`."""
+    hosts: int = Field(default=1, ge=1)
+    """Hosts of the job: a placement group with one bundle per host, a MaxText process on each."""
+
+
+class XpkOptions(SpecModel):
+    """How `launcher = "xpk"` runs a step as a workload on a GKE cluster. Execution-only."""
+
+    cluster: str = Field(min_length=1)
+    """The GKE cluster XPK created (`xpk cluster create`)."""
+    docker_image: str = Field(min_length=1)
+    """The image the workload runs: lmspec and MaxText installed, the output root mounted at the same path."""
+    project: str | None = None
+    """The Google Cloud project; None: gcloud's configured one."""
+    zone: str | None = None
+    """The cluster's zone; None: gcloud's configured one."""
+    num_slices: int = Field(default=1, ge=1)
+    """Slices of the TPU or GPU type in `resources` (multi-slice training over DCN)."""
+
+
 class Resources(SpecModel):
     """Where a step runs. Execution-only: moving a step to other hardware keeps its identity."""
 
@@ -163,6 +215,28 @@ class Resources(SpecModel):
     """Device topology for multi-device slices, e.g. `2x2`."""
     memory: Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B)$")] | None = None
     """Memory the step needs, e.g. `16GiB`: `lmspec run` refuses to start it on a machine with less."""
+    # The launcher fields came after specs were written: `added_later` keeps them out of dumps (plans, records)
+    # while at their defaults. Like every field of `resources`, they are never hashed.
+    launcher: Literal["local", "slurm", "ray", "xpk"] = added_later(default="local")
+    """Who runs the step: `local` (this process), or a cluster scheduler that runs it as a job (`slurm`, `ray`,
+    `xpk` for GKE); the output root must then be a filesystem the job's machines share."""
+    slurm: SlurmOptions | None = added_later(default=None)
+    """Options of `launcher = "slurm"`."""
+    ray: RayOptions | None = added_later(default=None)
+    """Options of `launcher = "ray"`."""
+    xpk: XpkOptions | None = added_later(default=None)
+    """Options of `launcher = "xpk"` (required with it: the cluster and the image)."""
+
+    def cross_field_errors(self) -> Problems:
+        options = {"slurm": self.slurm, "ray": self.ray, "xpk": self.xpk}
+        found: Problems = [
+            ((name,), f'{name} options are set but launcher = "{self.launcher}"; set launcher = "{name}" or drop them')
+            for name, value in options.items()
+            if value is not None and name != self.launcher
+        ]
+        if self.launcher == "xpk" and self.xpk is None:
+            found.append((("xpk",), 'launcher = "xpk" needs `xpk = { cluster = "...", docker_image = "..." }`'))
+        return found
 
 
 class Runner(SpecModel):
@@ -180,8 +254,8 @@ class Runner(SpecModel):
         from lmspec.errors import did_you_mean
         from lmspec.schemas.beam_runners import BEAM_RUNNERS, runner_names
 
-        names = runner_names()
-        if self.name not in names:
+        # A built-in name is known without reading every installed distribution's entry points for plugins.
+        if self.name not in BEAM_RUNNERS and self.name not in (names := runner_names()):
             hint = did_you_mean(self.name, names)
             dotted = " (an import path is not accepted: install a runner plugin instead)" if "." in self.name else ""
             return [(("name",), f"unknown Beam runner `{self.name}`{hint}{dotted}; expected one of {', '.join(names)}")]

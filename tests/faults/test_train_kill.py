@@ -23,29 +23,13 @@ from lmspec.outputs.lifecycle import resume_dir
 from lmspec.outputs.model import ModelCheckpoint, last_checkpoint
 from tests.conftest import REPO
 from tests.faults.conftest import FAULTS, leftovers
+from tests.support.specs import tokenized
 
 STEPS = 10
 
-SPEC = f"""
-[experiment]
-name = "train-kill"
-
-[steps.docs]
-kind = "ingest"
-paths = ["data/*.jsonl"]
-format = "jsonl"
-
-[steps.tok]
-kind = "train_tokenizer"
-input = "@docs"
-vocab_size = 1024
-
-[steps.tokens]
-kind = "tokenize"
-input = "@docs"
-tokenizer = "@tok"
-validation_fraction = 0.05
-
+SPEC = (
+    tokenized("train-kill")
+    + f"""
 [steps.model]
 kind = "train"
 data = "@tokens"
@@ -55,6 +39,7 @@ steps = {STEPS}
 batch_size = 8
 checkpoint_every = 5
 """
+)
 
 pytestmark = [
     *FAULTS,

@@ -8,7 +8,6 @@ every step (Beam's multi-processing runner). Every file of every output must be 
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lmspec.outputs.content import content_fingerprint
-from tests.conftest import REPO
+from tests.support.specs import REPO, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -25,17 +24,8 @@ DATA_STEPS = ("pages", "text", "quality", "clean", "deduped", "tokenizer", "clea
 
 
 def _run(folder: Path, root: str, *args: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LMSPEC_CACHE_DIR": str(folder / "fingerprints")}
-    env.pop("CI", None)
-    command = [sys.executable, "-m", "lmspec.cli", "run", "quickstart.toml", "--root", root, "--quiet"]
-    done = subprocess.run(
-        [*command, "--until", "clean_tokens", "raw_tokens", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    done = run_cli(
+        "run", "quickstart.toml", "--root", root, "--quiet", "--until", "clean_tokens", "raw_tokens", *args, cwd=folder
     )
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -11,12 +11,11 @@ import json
 import os
 import random
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.specs import run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +78,7 @@ def _spec(folder: Path, min_words: int) -> None:
 
 
 def _lmspec(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LMSPEC_CACHE_DIR": str(folder / "fingerprints")}
-    env.pop("CI", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "lmspec.cli", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = run_cli(*args, cwd=folder)
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -156,16 +145,7 @@ def test_second_root_reuses_the_first_through_the_cache(folder: Path) -> None:
 
 
 def test_cache_folder_must_exist(folder: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run(
-        [sys.executable, "-m", "lmspec.cli", "run", "spec.toml", "--root", "runs", "--cache", "nowhere"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli("run", "spec.toml", "--root", "runs", "--cache", "nowhere", cwd=folder)
     assert done.returncode == 2
     assert "--cache nowhere: no such folder" in done.stderr
     assert "Traceback" not in done.stderr

@@ -23,29 +23,11 @@ from lmspec.outputs.tokens import SPLITS, TokenizedData
 from lmspec.runtime.training.events import read_series
 from lmspec.schemas.training import Train
 from tests.conftest import REPO
+from tests.support.specs import tokenized
 
 pytestmark = pytest.mark.integration
 
-DATA = """
-[experiment]
-name = "training"
-
-[steps.docs]
-kind = "ingest"
-paths = ["data/*.jsonl"]
-format = "jsonl"
-
-[steps.tok]
-kind = "train_tokenizer"
-input = "@docs"
-vocab_size = 1024
-
-[steps.tokens]
-kind = "tokenize"
-input = "@docs"
-tokenizer = "@tok"
-validation_fraction = 0.05
-"""
+DATA = tokenized("training")
 
 TRAIN = """
 [steps.model]

@@ -12,7 +12,7 @@ import pytest
 
 from lmspec.cli import main
 from lmspec.compiler import compile_spec
-from lmspec.outputs.lifecycle import SUCCESS_MARKER, Lease, attempt_dir, keep_failed
+from lmspec.outputs.lifecycle import JOB_FILE, STARTED_FILE, SUCCESS_MARKER, Lease, attempt_dir, keep_failed
 from tests.conftest import REPO
 
 GOOD = '[experiment]\nname = "g"\n\n[steps.docs]\nkind = "ingest"\npaths = ["a.jsonl"]\nformat = "jsonl"\n'
@@ -156,3 +156,22 @@ def test_dry_run_estimates_the_training_it_would_run(
     assert lines[0] == "4 steps, 4 would run: docs, tok, tokens, model"
     assert lines[1].startswith("training that would run: ~")
     assert lines[1].endswith("estimated (model)")
+
+
+def test_compile_shows_a_step_a_scheduler_has_not_started_as_queued(
+    write_spec: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec, root = write_spec(GOOD), str(tmp_path / "runs")
+    docs = Path(compile_spec(spec, root).step("docs").output_path)
+    lease = Lease(docs)
+    assert lease.try_acquire()  # as `lmspec run` holds it while a launcher's job waits in a queue
+    try:
+        attempt = attempt_dir(docs, lease.token, clear_leftovers=False)
+        (attempt / JOB_FILE).write_text("{}")
+        assert main(["compile", str(spec), "--format", "json", "--root", root]) == 0
+        assert json.loads(capsys.readouterr().out)["steps"][0]["status"] == "queued"
+        (attempt / STARTED_FILE).touch()  # the job began on a cluster machine
+        assert main(["compile", str(spec), "--format", "json", "--root", root]) == 0
+        assert json.loads(capsys.readouterr().out)["steps"][0]["status"] == "running"
+    finally:
+        lease.release()

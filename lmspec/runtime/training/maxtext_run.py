@@ -32,6 +32,7 @@ from lmspec.outputs.model import (
 )
 from lmspec.outputs.tokenizer import Tokenizer
 from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.launchers.hosts import host_flags, share_trainer
 from lmspec.runtime.training.events import read_series
 from lmspec.schemas.training import MaxTextTraining
 
@@ -90,7 +91,8 @@ def run_maxtext(flags: Flags, module: str, family: str, ctx: StepContext[Any]) -
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     if family == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
-    command = command_line(flags, python=sys.executable, module=module)
+    command = command_line(host_flags(flags), python=sys.executable, module=module)
+    share_trainer(command, env, ctx.output_dir)  # a multi-host job's other hosts start it too
     ctx.log.info("MaxText: %s", " ".join(command))
     log_path = ModelCheckpoint(ctx.output_dir).log_file
     throughput: list[float] = []
@@ -98,7 +100,7 @@ def run_maxtext(flags: Flags, module: str, family: str, ctx: StepContext[Any]) -
     with (
         log_path.open("w") as log,
         log_path.open() as reader,
-        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent) as child,
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent) as child,
     ):
         pending = ""
         while True:
@@ -133,7 +135,7 @@ def _check_progress(
         ctx.log.info("step %d loss %s, %s tokens/s/device", step, loss, tokens_per_s)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: SIGKILL MaxText when lmspec dies, so a killed run leaves no trainer writing to the resume
     directory that the next attempt resumes from."""
     if sys.platform == "linux":

@@ -1,0 +1,57 @@
+"""Spec text and `lmspec` processes that many tests share: the steps every training test starts from, and
+the command line as users run it (a subprocess of this interpreter, this checkout first on the path)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def tokenized(
+    name: str, paths: str = "data/*.jsonl", vocab_size: int = 1024, validation_fraction: float = 0.05, tokens: str = ""
+) -> str:
+    """`[experiment] name` and steps `docs` (JSONL ingest of `paths`), `tok` (a BPE tokenizer) and `tokens` (with
+    the extra line `tokens`, e.g. its resources)."""
+    return f"""
+[experiment]
+name = "{name}"
+
+[steps.docs]
+kind = "ingest"
+paths = ["{paths}"]
+format = "jsonl"
+
+[steps.tok]
+kind = "train_tokenizer"
+input = "@docs"
+vocab_size = {vocab_size}
+
+[steps.tokens]
+kind = "tokenize"
+input = "@docs"
+tokenizer = "@tok"
+validation_fraction = {validation_fraction}
+{tokens}
+"""
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of an `lmspec` subprocess: this checkout importable, CI's settings left out."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **extra}
+    env.pop("CI", None)
+    return env
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lmspec.cli", *args]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+    """`lmspec ARGS` to its end, output captured; the caller judges the exit code."""
+    return subprocess.run(
+        cli_command(*args), cwd=cwd, env=cli_env(**env), capture_output=True, text=True, timeout=timeout, check=False
+    )
