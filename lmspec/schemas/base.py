@@ -170,7 +170,43 @@ class SlurmOptions(SpecModel):
     cpus_per_task: int | None = Field(default=None, ge=1)
     """`--cpus-per-task`; None: the cluster's default."""
     sbatch_flags: list[str] = Field(default_factory=list)
-    """Further `sbatch` flags, each as one word, e.g. `["--qos=high", "--exclusive"]`."""
+    """Further `sbatch` flags, each as one word, e.g. `["--qos=high", "--exclusive"]`, among `SBATCH_FLAGS`:
+    a spec is data, so flags that would run other commands or write elsewhere (`--wrap`, `--output`, a
+    script path, ...) are refused."""
+
+    def cross_field_errors(self) -> Problems:
+        return [
+            (
+                ("sbatch_flags", i),
+                f"`{flag}` is not a flag lmspec passes to sbatch; use one of {', '.join(SBATCH_FLAGS)}",
+            )
+            for i, flag in enumerate(self.sbatch_flags)
+            if flag.partition("=")[0] not in SBATCH_FLAGS
+        ]
+
+
+SBATCH_FLAGS = (
+    "--qos",
+    "--constraint",
+    "--mem",
+    "--mem-per-cpu",
+    "--mem-per-gpu",
+    "--gres",
+    "--exclusive",
+    "--reservation",
+    "--comment",
+    "--nice",
+    "--licenses",
+    "--exclude",
+    "--nodelist",
+    "--mail-type",
+    "--mail-user",
+    "--requeue",
+    "--no-requeue",
+    "--hint",
+    "--switches",
+)
+"""The `sbatch` flags `sbatch_flags` may hold: where and with what a job runs, never what it runs or writes."""
 
 
 class RayOptions(SpecModel):
@@ -200,8 +236,6 @@ class XpkOptions(SpecModel):
     """The Google Cloud project; None: gcloud's configured one."""
     zone: str | None = None
     """The cluster's zone; None: gcloud's configured one."""
-    num_slices: int = Field(default=1, ge=1)
-    """Slices of the TPU or GPU type in `resources` (multi-slice training over DCN)."""
 
 
 class Resources(SpecModel):
@@ -228,15 +262,11 @@ class Resources(SpecModel):
     """Options of `launcher = "xpk"` (required with it: the cluster and the image)."""
 
     def cross_field_errors(self) -> Problems:
-        options = {"slurm": self.slurm, "ray": self.ray, "xpk": self.xpk}
-        found: Problems = [
-            ((name,), f'{name} options are set but launcher = "{self.launcher}"; set launcher = "{name}" or drop them')
-            for name, value in options.items()
-            if value is not None and name != self.launcher
-        ]
+        """Only xpk needs its table. Another launcher's table may stay: `--set steps.X.resources.launcher=local`
+        then moves a cluster step here with one flag."""
         if self.launcher == "xpk" and self.xpk is None:
-            found.append((("xpk",), 'launcher = "xpk" needs `xpk = { cluster = "...", docker_image = "..." }`'))
-        return found
+            return [(("xpk",), 'launcher = "xpk" needs `xpk = { cluster = "...", docker_image = "..." }`')]
+        return []
 
 
 class Runner(SpecModel):

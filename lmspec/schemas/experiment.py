@@ -74,8 +74,8 @@ class SpeedrunEntry(SpecModel):
     """Who submits it (a name or a handle)."""
     description: str = Field(min_length=1)
     """What the submission changes, in a sentence."""
-    url: str | None = None
-    """A link to the write-up or pull request; None: none."""
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    """A link to the write-up or pull request (http or https: the board links it); None: none."""
 
 
 VarValue = str | int | float | bool | list[Any] | dict[str, Any]

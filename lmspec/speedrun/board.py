@@ -40,7 +40,7 @@ def build_board(directory: Path) -> Board:
     folders = submission_folders(directory)
     if not folders:
         raise UsageError(f"{directory}: no submissions (folders holding {' or '.join(SPEC_NAMES)} or {RESULTS_FILE})")
-    verdicts = [verify(folder) for folder in folders]
+    verdicts = _unique_names([verify(folder) for folder in folders])
     accepted = [v for v in verdicts if isinstance(v, Accepted)]
     tracks = sorted({v.results.track for v in accepted})
     if len(tracks) > 1:
@@ -52,6 +52,22 @@ def build_board(directory: Path) -> Board:
     rows = [Row(i + 1, v.folder, v.results, v.results.submission.name in frontier) for i, v in enumerate(ranked)]
     budget = load_track(tracks[0]).flops_budget if tracks else None
     return Board(tracks[0] if tracks else "?", budget, rows, [v for v in verdicts if isinstance(v, Rejected)])
+
+
+def _unique_names(verdicts: list[Accepted | Rejected]) -> list[Accepted | Rejected]:
+    """A board names each submission once (the frontier and the plot are keyed by name): a second accepted
+    submission of a name already taken, in folder order, is rejected."""
+    taken: dict[str, Path] = {}
+    kept: list[Accepted | Rejected] = []
+    for verdict in verdicts:
+        if isinstance(verdict, Accepted) and (first := taken.get(verdict.results.submission.name)) is not None:
+            name = verdict.results.submission.name
+            kept.append(Rejected(verdict.folder, f"the name `{name}` is already on the board ({first}): rename it"))
+            continue
+        if isinstance(verdict, Accepted):
+            taken[verdict.results.submission.name] = verdict.folder
+        kept.append(verdict)
+    return kept
 
 
 def submission_folders(directory: Path) -> list[Path]:

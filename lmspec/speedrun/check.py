@@ -22,7 +22,13 @@ from lmspec.compiler.pydantic_errors import diagnostics_from_errors
 from lmspec.compiler.sources import Document, load_document
 from lmspec.errors import Diagnostic, SpecError
 from lmspec.schemas.experiment import SpeedrunEntry
-from lmspec.speedrun.rules import budget_problems, data_problems, fixed_step_problems, training_problems
+from lmspec.speedrun.rules import (
+    TRACK_STEPS,
+    budget_problems,
+    data_problems,
+    fixed_step_problems,
+    training_problems,
+)
 from lmspec.speedrun.track import Track, load_track, track_names, unknown_track
 from lmspec.speedrun.workspace import prepare
 
@@ -51,6 +57,7 @@ def check_submission(spec: Path, root: str | None = None) -> Submission:
     document = load_document(spec)
     entry = read_entry(document)
     track = load_track(entry.track)
+    _require_track_steps(document, track)
     prepare(spec.resolve().parent, track)
     plan = compile_spec(spec, root)
     estimate = train_estimates(plan, load_prices(None)).get(track.model_step)
@@ -64,6 +71,20 @@ def check_submission(spec: Path, root: str | None = None) -> Submission:
         expanded = expand(spec)
         raise SpecError([expanded.diagnostic(path, message) for path, message in problems])
     return Submission(spec, entry, track, plan, estimate)
+
+
+def _require_track_steps(document: Document, track: Track) -> None:
+    """A submission builds on its track's steps (extended, or copied in whole); said before compiling, which
+    would only report the first missing reference (`no step named tokens`)."""
+    experiment: Any = document.data.get("experiment")
+    extends: Any = experiment.get("extends", []) if isinstance(experiment, dict) else []
+    steps: Any = document.data.get("steps")
+    written = set(steps) if isinstance(steps, dict) else set()
+    if TRACK_STEPS in ([extends] if isinstance(extends, str) else extends) or set(track.fixed_steps()) <= written:
+        return
+    where = document.source_map.value(("experiment",))
+    message = f'a submission builds on its track\'s steps: add extends = ["{TRACK_STEPS}"] under [experiment]'
+    raise SpecError([Diagnostic(where.file, where.line, where.col, "experiment.extends", message)])
 
 
 def read_entry(document: Document) -> SpeedrunEntry:

@@ -14,6 +14,7 @@ from lmspec.runtime.provenance import git_commit, plan_hash
 from lmspec.runtime.runner import describe, run_plan
 from lmspec.speedrun.check import Submission, check_submission
 from lmspec.speedrun.results import (
+    RESULTS_SCHEMA_VERSION,
     SPEC_NAMES,
     Results,
     RunHardware,
@@ -51,7 +52,7 @@ def measure(submission: Submission, catalog: Catalog) -> Results:
         raise SpeedrunFailed(f"{submission.eval_output} holds no per-document scores for `{track.metric}`")
     spec_text = submission.spec.read_text(encoding="utf-8")
     return Results(
-        schema_version=1,
+        schema_version=RESULTS_SCHEMA_VERSION,
         track=track.name,
         submission=submission.entry,
         spec_file=submission.spec.name,

@@ -14,6 +14,7 @@ from lmspec.compiler import compile_spec
 from lmspec.compiler.render import plan_dict
 from lmspec.outputs.status import plan_statuses
 from lmspec.runtime.context import StepContext, StepResult
+from lmspec.runtime.launchers import preflight_problems
 from lmspec.runtime.launchers.base import RESULT_FILE, Job, LaunchError, _result, write_result
 from tests.conftest import REPO, diagnostics_of
 from tests.support.specs import tokenized
@@ -71,9 +72,14 @@ def test_a_spec_without_launchers_dumps_what_it_dumped_before(write_spec: Callab
     ("resources", "field", "message"),
     [
         (
-            "resources = { slurm = { nodes = 2 } }",
-            "steps.docs.resources.slurm",
-            'slurm options are set but launcher = "local"; set launcher = "slurm" or drop them',
+            'resources = { launcher = "slurm", slurm = { sbatch_flags = ["--qos=high", "--wrap=touch /tmp/x"] } }',
+            "steps.docs.resources.slurm.sbatch_flags[1]",
+            "`--wrap=touch /tmp/x` is not a flag lmspec passes to sbatch",
+        ),
+        (
+            'resources = { launcher = "slurm", slurm = { sbatch_flags = ["evil.sh"] } }',
+            "steps.docs.resources.slurm.sbatch_flags[0]",
+            "`evil.sh` is not a flag",
         ),
         (
             'resources = { launcher = "xpk" }',
@@ -141,3 +147,23 @@ def test_a_failed_job_raises_its_own_error(tmp_path: Path) -> None:
 def test_a_job_without_result_says_so(tmp_path: Path) -> None:
     with pytest.raises(LaunchError, match=r"Slurm job 7 ended \(CANCELLED\) without a result"):
         _result(tmp_path, "Slurm job 7 ended (CANCELLED)")
+
+
+def test_a_job_must_span_the_hosts_its_step_runs_on(write_spec: Callable[..., Path], tmp_path: Path) -> None:
+    """One host for a data step, the slice's hosts for a training step: other counts are refused before a run."""
+    ray = 'resources = { launcher = "ray", ray = { hosts = 3 } }'
+    two_hosts = (
+        'resources = { launcher = "ray", accelerator = "gpu", type = "h100", topology = "16", ray = { hosts = 1 } }'
+    )
+    text = SPEC.replace("[steps.docs]\n", f"[steps.docs]\n{ray}\n").replace(
+        "[steps.model]\n", f"[steps.model]\n{two_hosts}\n"
+    )
+    plan = compile_spec(write_spec(text), str(tmp_path / "runs"))
+    assert preflight_problems(list(plan.steps)) == [
+        "docs (ray.hosts = 3, but the step runs on 1 host: set ray.hosts = 1)",
+        "model (ray.hosts = 1, but the step runs on 2 hosts: set ray.hosts = 2)",
+    ]
+    right = text.replace("hosts = 3", "hosts = 1").replace(
+        'topology = "16", ray = { hosts = 1 }', 'topology = "16", ray = { hosts = 2 }'
+    )
+    assert preflight_problems(list(compile_spec(write_spec(right), str(tmp_path / "runs")).steps)) == []

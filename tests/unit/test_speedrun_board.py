@@ -144,3 +144,12 @@ def test_the_frontier_keeps_the_best_quality_at_each_compute(board_dir: Path) ->
         point("e", 3e12, 0.3),
     ]
     assert pareto_frontier(points) == {"a", "c", "e"}
+
+
+def test_a_second_submission_of_a_taken_name_is_rejected(board_dir: Path) -> None:
+    shutil.copytree(board_dir / "cosine", board_dir / "cosine-again")
+    board = build_board(board_dir)
+    assert [row.results.submission.name for row in board.rows] == ["zloss", "cosine", "baseline"]
+    [rejected] = board.rejected
+    assert rejected.folder == board_dir / "cosine-again"
+    assert "the name `cosine` is already on the board" in rejected.reason

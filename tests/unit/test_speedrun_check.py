@@ -171,3 +171,20 @@ def test_gpu_tracks_take_a_submission_of_their_size(
     code, out = _check(tmp_path, HEADER.replace('track = "tiny"', f'track = "{track}"') + model, capsys)
     assert code == 0, out
     assert f"a valid submission to the {track} track" in out
+
+
+def test_a_link_that_is_not_http_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The board links `url`: a `javascript:` link in a pull request's folder must not reach its HTML."""
+    code, out = _check(
+        tmp_path, HEADER.replace('author = "', 'url = "javascript:alert(1)"\nauthor = "') + MODEL, capsys
+    )
+    assert code == 1
+    assert "speedrun.url" in out
+
+
+def test_a_submission_without_the_tracks_steps_is_told_to_extend_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _check(tmp_path, HEADER.replace('extends = ["track/steps.toml"]\n', "") + MODEL, capsys)
+    assert code == 1
+    assert "spec.toml:2:2: error: experiment.extends: a submission builds on its track's steps: add extends" in out

@@ -17,6 +17,7 @@ from lmspec.runtime.launchers.base import Backend, Report, run_as_job
 from lmspec.runtime.launchers.local import run_here
 from lmspec.runtime.registry import Executor
 from lmspec.schemas.base import RayOptions, Resources, SlurmOptions
+from lmspec.schemas.training import MaxTextTraining
 
 
 def launch(context: StepContext[Any], executor: Executor[Any], report: Report) -> StepResult:
@@ -33,18 +34,37 @@ def _backend(resources: Resources) -> tuple[Backend, int]:
     if resources.launcher == "slurm":
         from lmspec.runtime.launchers.slurm import SlurmBackend
 
-        slurm = resources.slurm or SlurmOptions()
-        return SlurmBackend(slurm), slurm.nodes
+        return SlurmBackend(resources.slurm or SlurmOptions()), _hosts(resources)
     if resources.launcher == "ray":
         from lmspec.runtime.launchers.ray import RayBackend
 
-        ray = resources.ray or RayOptions()
-        return RayBackend(ray), ray.hosts
+        return RayBackend(resources.ray or RayOptions()), _hosts(resources)
     from lmspec.runtime.launchers.xpk import XpkBackend
 
     assert resources.xpk is not None  # the schema requires the table with launcher = "xpk"
-    hardware = resolve_slice(resources.model_dump())
-    return XpkBackend(resources.xpk, hardware), hardware.hosts
+    return XpkBackend(resources.xpk, resolve_slice(resources.model_dump())), _hosts(resources)
+
+
+def _hosts(resources: Resources) -> int:
+    """The hosts a job spans: Slurm's `nodes`, Ray's `hosts`, XPK's slice."""
+    if resources.launcher == "slurm":
+        return (resources.slurm or SlurmOptions()).nodes
+    if resources.launcher == "ray":
+        return (resources.ray or RayOptions()).hosts
+    return resolve_slice(resources.model_dump()).hosts
+
+
+def _hosts_problem(step: StepPlan) -> list[str]:
+    """A job must span the hosts the step uses: one for a data step, its slice's for a training step (whose
+    MaxText flags, per-device batch included, are lowered for that slice); other counts would leave hosts
+    idle or start independent trainers over one checkpoint directory."""
+    resources = step.config.resources
+    wanted = resolve_slice(resources.model_dump()).hosts if isinstance(step.config, MaxTextTraining) else 1
+    got = _hosts(resources)
+    if got == wanted:
+        return []
+    field = "slurm.nodes" if resources.launcher == "slurm" else "ray.hosts"
+    return [f"{field} = {got}, but the step runs on {wanted} host{'s' * (wanted != 1)}: set {field} = {wanted}"]
 
 
 def preflight_problems(pending: list[StepPlan]) -> list[str]:
@@ -58,7 +78,7 @@ def preflight_problems(pending: list[StepPlan]) -> list[str]:
         key = resources.model_dump_json()
         if key not in checked:
             checked[key] = _launcher_problems(resources)
-        found += [f"{step.name} ({problem})" for problem in checked[key]]
+        found += [f"{step.name} ({problem})" for problem in [*checked[key], *_hosts_problem(step)]]
     return found
 
 

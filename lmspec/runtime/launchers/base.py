@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,6 +35,8 @@ RECORD_FILE = "lmspec-job.id.json"
 EXCHANGE_FILES = (JOB_FILE, STARTED_FILE, RESULT_FILE, TRAINER_FILE)
 POLL_S = 1.0
 """How often `lmspec run` asks the scheduler about a job it follows."""
+SILENCE_S = 300.0
+"""How long a scheduler may fail to answer about a job before the job is given up (and cancelled)."""
 
 type Report = Callable[[str], None]
 """Shows a step's state (`queued`, `running`) in the run's progress."""
@@ -115,6 +119,9 @@ class Backend(Protocol):
     noun: str
     """How messages name its jobs: `Slurm job`, `Ray task`, `XPK workload`."""
     launcher: str
+    ends_with_its_run: bool
+    """True when the scheduler itself ends a job once the process that submitted it is gone (Ray ends the
+    tasks of a dead driver); False when only `cancel` or the job's watchdog does (Slurm, XPK)."""
 
     def submit(self, job: Job) -> str:
         """Start `job` (its `command`); returns the scheduler's id of it."""
@@ -130,8 +137,9 @@ class Backend(Protocol):
 
 
 def run_as_job(backend: Backend, context: StepContext[Any], hosts: int, report: Report) -> StepResult:
-    """Run the step's executor as a job of `backend` and return its result; cancel the job if this process is
-    interrupted while following it (Ctrl-C, a failing sibling step, a kill signal turned into an exception)."""
+    """Run the step's executor as a job of `backend` and return its result; cancel the job if following it
+    is interrupted (Ctrl-C, a failing sibling step). A run killed outright cannot cancel: the job's watchdog
+    (`job.py`) ends it, and the next run cancels the job it finds recorded."""
     job = Job.of(context, hosts)
     job.write()
     record = context.resume_dir / RECORD_FILE
@@ -141,7 +149,7 @@ def run_as_job(backend: Backend, context: StepContext[Any], hosts: int, report: 
     record.write_text(json.dumps({"launcher": backend.launcher, "id": job_id}))
     context.log.info("submitted as %s %s", backend.noun, job_id)
     try:
-        ended = _follow(backend, job_id, job.attempt, report)
+        ended = _follow(backend, job_id, job.attempt, report, context.log)
     except BaseException:
         context.log.warning("cancelling %s %s", backend.noun, job_id)
         backend.cancel(job_id)
@@ -158,7 +166,9 @@ def cancel_recorded(backend: Backend, record: Path, context: StepContext[Any]) -
         previous = json.loads(record.read_text())
     except (OSError, ValueError):
         return
-    if previous.get("launcher") == backend.launcher:
+    if previous.get("launcher") == backend.launcher and backend.ends_with_its_run:
+        context.log.info("%s %s of a killed run ended with it", backend.noun, previous["id"])
+    elif previous.get("launcher") == backend.launcher:
         context.log.warning("cancelling %s %s, left by a killed run", backend.noun, previous["id"])
         backend.cancel(str(previous["id"]))
     else:
@@ -166,16 +176,30 @@ def cancel_recorded(backend: Backend, record: Path, context: StepContext[Any]) -
     record.unlink(missing_ok=True)
 
 
-def _follow(backend: Backend, job_id: str, attempt: Path, report: Report) -> str:
-    """Poll the job until it ends, reporting queued, then running once its executor started."""
+def _follow(backend: Backend, job_id: str, attempt: Path, report: Report, log: logging.Logger) -> str:
+    """Poll the job until it ends, reporting queued, then running once its executor started. A scheduler
+    that cannot answer for a while (a busy controller, a timeout) is asked again for `SILENCE_S` before the
+    job is given up, so a hiccup never cancels hours of training."""
     shown = "queued"
     report(shown)
-    while (ended := backend.ended(job_id)) is None:
+    silent_since: float | None = None
+    while True:
+        try:
+            ended = backend.ended(job_id)
+        except (LaunchError, subprocess.TimeoutExpired) as exc:
+            silent_since = silent_since or time.time()
+            if time.time() - silent_since > SILENCE_S:
+                silence = f"no answer from the scheduler for {SILENCE_S:.0f} s"
+                raise LaunchError(f"{backend.noun} {job_id}: {silence}: {exc}") from None
+            log.warning("asking about %s %s again: %s", backend.noun, job_id, exc)
+        else:
+            silent_since = None
+            if ended is not None:
+                return ended
         if shown == "queued" and (attempt / STARTED_FILE).exists():
             shown = "running"
             report(shown)
         time.sleep(POLL_S)
-    return ended
 
 
 def _result(attempt: Path, what: str) -> StepResult:

@@ -33,7 +33,7 @@ ORPHANED_EXIT = 3
 def main(argv: list[str]) -> int:
     job = Job.read(Path(argv[0]))
     threading.Thread(target=_watch, args=(job,), name="lmspec run watchdog", daemon=True).start()
-    if host_rank() > 0:
+    if job.hosts > 1 and host_rank() > 0:  # a single-host job on a numbered machine is still the first
         return _follow(job)
     os.environ[HOSTS_ENV] = str(job.hosts)  # read by the trainer hook (`hosts.share_trainer`)
     (job.attempt / STARTED_FILE).touch()

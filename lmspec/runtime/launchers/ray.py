@@ -33,6 +33,7 @@ PASSED_ENV_PREFIXES = ("LMSPEC_", "PYTHONPATH")
 class RayBackend:
     noun = "Ray task"
     launcher = "ray"
+    ends_with_its_run = True
 
     def __init__(self, options: RayOptions) -> None:
         self.options = options

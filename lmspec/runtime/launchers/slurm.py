@@ -15,14 +15,26 @@ from lmspec.outputs.lifecycle import LOG_NAME
 from lmspec.runtime.launchers.base import Job, LaunchError
 from lmspec.schemas.base import SlurmOptions
 
-ACTIVE_STATES = {"PENDING", "CONFIGURING", "RUNNING", "SUSPENDED", "REQUEUED", "RESIZING", "SIGNALING", "STAGE_OUT"}
-"""squeue states of a job that has not ended (COMPLETING: its processes have, its epilog runs)."""
+ACTIVE_STATES = {
+    "PENDING",
+    "CONFIGURING",
+    "RUNNING",
+    "SUSPENDED",
+    "REQUEUED",
+    "RESIZING",
+    "SIGNALING",
+    "STAGE_OUT",
+    "COMPLETING",
+}
+"""squeue states of a job that has not ended. COMPLETING too: its processes have, but its final state
+(COMPLETED, CANCELLED, FAILED, TIMEOUT) is known only once its epilog ran, and that is what the run reports."""
 QUERY_TIMEOUT_S = 60
 
 
 class SlurmBackend:
     noun = "Slurm job"
     launcher = "slurm"
+    ends_with_its_run = False
 
     def __init__(self, options: SlurmOptions) -> None:
         self.options = options

@@ -31,6 +31,7 @@ QUERY_TIMEOUT_S = 120
 class XpkBackend:
     noun = "XPK workload"
     launcher = "xpk"
+    ends_with_its_run = False
 
     def __init__(self, options: XpkOptions, hardware: Slice) -> None:
         self.options = options
@@ -76,7 +77,7 @@ def workload_command(job: Job, options: XpkOptions, hardware: Slice) -> list[str
         *_cluster_flags(options),
         f"--docker-image={options.docker_image}",
         xpk_device_flag(hardware),
-        f"--num-slices={options.num_slices}",
+        "--num-slices=1",  # one slice: a job's hosts are numbered within it (`hosts.host_rank`)
         f"--command={shlex.join(job.command(PYTHON))}",
     ]
 
