@@ -176,10 +176,7 @@ def main() -> None:
         inputs = sorted(web.glob("part-*.jsonl.gz"))
         n = stats["documents_in"]
         print(f"{n} documents, {args.shards} shards, {stats['documents_out']} kept by lmspec")
-        print(
-            f"lmspec filter step (Beam FnApiRunner, 1 process): {step_s:.2f} s, "
-            f"{n / step_s:,.0f} docs/s"
-        )
+        print(f"lmspec filter step (Beam FnApiRunner, 1 process): {step_s:.2f} s, {n / step_s:,.0f} docs/s")
 
         loop_out = folder / "loop"
         loop_out.mkdir()

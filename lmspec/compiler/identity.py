@@ -8,6 +8,7 @@ step's hash (so an upstream change propagates and a rename does not).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
@@ -47,15 +48,13 @@ def step_hash(fingerprint_: dict[str, Any]) -> str:
 
 
 def _canonical(value: Any, refs: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return refs.get(value, value)
     if isinstance(value, BaseModel):
         fields = {
             name: _canonical(getattr(value, name), refs)
-            for name, info in type(value).model_fields.items()
-            if not is_execution_only(info.json_schema_extra)
-            and not (
-                is_hashed_only_when_set(info.json_schema_extra)
-                and getattr(value, name) == info.get_default(call_default_factory=True)
-            )
+            for name, default in _hashed_fields(type(value))
+            if default is _ALWAYS or getattr(value, name) != default
         }
         extra = value.identity_extra() if isinstance(value, SpecModel) else {}
         return {**fields, **extra}
@@ -63,11 +62,25 @@ def _canonical(value: Any, refs: dict[str, str]) -> Any:
         return {refs.get(k, k): _canonical(v, refs) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_canonical(v, refs) for v in value]
-    if isinstance(value, str):
-        return refs.get(value, value)
     if isinstance(value, float) and value == 0.0:
         return 0.0  # -0.0 and 0.0 are the same setting
     return value
+
+
+_ALWAYS = object()
+"""The default given for a field hashed whatever its value (most fields)."""
+
+
+@functools.cache
+def _hashed_fields(model: type[BaseModel]) -> tuple[tuple[str, Any], ...]:
+    """(name, default) of each field of `model` that enters the hash, the default being `_ALWAYS` unless the
+    field is hashed only when set (`added_later`). Read once per class: a 1,000-step plan canonicalises
+    thousands of models."""
+    return tuple(
+        (name, info.get_default(call_default_factory=True) if is_hashed_only_when_set(extra) else _ALWAYS)
+        for name, info in model.model_fields.items()
+        if not is_execution_only(extra := info.json_schema_extra)
+    )
 
 
 def fingerprint_diff(before: Any, after: Any, path: str = "") -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 DataPath = tuple[str | int, ...]
 
@@ -16,18 +17,45 @@ class Location:
     col: int
 
 
-@dataclass
 class SourceMap:
     """Data path -> location of its key and of its value, across every file merged into a spec.
 
     Paths follow the loaded data: table and key names as strings, array indices as ints.
     `source` keeps the dotted path as the user wrote it when expansion renamed
     things (sweep copies of a step), so errors name what is in the file.
+
+    A map can be `deferred`: built on first use. Positions are only read to point at a problem, and
+    finding them costs a second pass over the text (a 1,000-step TOML spec: as long as parsing it), so a
+    valid spec never pays for them.
     """
 
-    keys: dict[DataPath, Location] = field(default_factory=dict)
-    values: dict[DataPath, Location] = field(default_factory=dict)
-    renamed: dict[DataPath, DataPath] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self._keys: dict[DataPath, Location] = {}
+        self._values: dict[DataPath, Location] = {}
+        self._build: Callable[[], SourceMap] | None = None
+        self.renamed: dict[DataPath, DataPath] = {}
+
+    @classmethod
+    def deferred(cls, build: Callable[[], SourceMap]) -> SourceMap:
+        """A map whose locations `build` finds when they are first read or changed."""
+        lazy = cls()
+        lazy._build = build
+        return lazy
+
+    @property
+    def keys(self) -> dict[DataPath, Location]:
+        self._materialize()
+        return self._keys
+
+    @property
+    def values(self) -> dict[DataPath, Location]:
+        self._materialize()
+        return self._values
+
+    def _materialize(self) -> None:
+        if self._build is not None:
+            built, self._build = self._build(), None
+            self._keys, self._values = built.keys, built.values
 
     def key(self, path: DataPath) -> Location:
         """Where the key of `path` (or of its nearest recorded parent) is written."""

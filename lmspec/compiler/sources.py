@@ -84,20 +84,22 @@ def _check_depth(text: str, shown: str) -> None:
     """Refuse brackets nested more than MAX_DEPTH deep, at the first one past the limit.
 
     Counted on the raw text, brackets inside strings included: a spec never comes near the limit, so an
-    overcount costs nothing, and the parsers (recursive) never see a 3,000-deep array.
+    overcount costs nothing, and the parsers (recursive) never see a 3,000-deep array. Only the brackets are
+    visited (a regex finds them), not every character.
     """
     depth = 0
-    line, col = 1, 0
-    for char in text:
-        col += 1
-        if char == "\n":
-            line, col = line + 1, 0
-        elif char in "[{":
+    for bracket in _BRACKET.finditer(text):
+        if bracket.group() in "[{":
             depth += 1
             if depth > MAX_DEPTH:
+                at = bracket.start()
+                line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
                 raise _error(shown, f"nested more than {MAX_DEPTH} levels deep; a spec never needs that", line, col)
-        elif char in "]}":
+        else:
             depth = max(0, depth - 1)
+
+
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def _out_of_range(document: Document) -> list[Diagnostic]:
@@ -142,7 +144,7 @@ def _load_toml(path: Path, text: str, shown: str) -> Document:
         raise _error(shown, f"TOML syntax error: {message[0].lower()}{message[1:]}", line, col) from None
     if not data:
         raise _error(shown, EMPTY_SPEC)
-    return Document(path, data, toml_source_map(text, shown))
+    return Document(path, data, SourceMap.deferred(lambda: toml_source_map(text, shown)))
 
 
 def _load_yaml(path: Path, text: str, shown: str) -> Document:

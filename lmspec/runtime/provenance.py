@@ -66,7 +66,7 @@ def write_experiment_record(plan: Plan, run: RunStart, summary: RunSummary) -> s
         "plan": plan_dict(plan, plan_statuses(plan)),
     }
     tmp = path.with_suffix(f".json.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
+    tmp.write_text(json.dumps(record, sort_keys=True))  # one line: indenting takes json's slow Python encoder
     os.replace(tmp, path)
     return str(path)
 

@@ -319,6 +319,9 @@ def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: st
     (a step another process failed during this run counts as failed here too)."""
     summary = RunSummary(run_id)
     for step in plan.steps:
+        if before[step.name] and is_complete(Path(step.output_path)):  # cached: no record to read
+            summary.status[step.name] = "cached"
+            continue
         record = catalog.find(step.output_path)
         if is_complete(Path(step.output_path)):
             summary.status[step.name] = "cached" if before[step.name] else _made_now(Path(step.output_path))

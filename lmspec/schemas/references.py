@@ -84,17 +84,22 @@ def references_in_paths(schema: type[BaseModel], data: Any) -> list[FieldPath]:
 def _model(schema: type[BaseModel], data: Any, path: FieldPath, visit: Visit) -> None:
     if not isinstance(data, dict):
         return
-    for name, annotation, metadata in _marked_fields(schema):
+    for name, walk in _field_walkers(schema):
         if name in data:
-            _value(annotation, metadata, data[name], (*path, name), data, visit)
+            walk(data[name], (*path, name), data, visit)
+
+
+Walk = Callable[[Any, FieldPath, dict[str, Any], Visit], None]
+"""Walks one value by its annotation: (value, its path, the table that holds the field, visit)."""
 
 
 @functools.cache
-def _marked_fields(schema: type[BaseModel]) -> tuple[tuple[str, Any, list[Any]], ...]:
-    """The fields of `schema` that can hold a marked value somewhere inside: the only ones worth walking
-    (a 1,000-step plan walks its steps several times; most fields are numbers and plain tables)."""
+def _field_walkers(schema: type[BaseModel]) -> tuple[tuple[str, Walk], ...]:
+    """A walk for each field of `schema` that can hold a marked value somewhere inside: the only ones worth
+    walking (a 1,000-step plan walks its steps several times; most fields are numbers and plain tables).
+    Built once per class from the annotations, so walking a value reads no annotation again."""
     return tuple(
-        (name, field.annotation, list(field.metadata))
+        (name, _walker(field.annotation, tuple(field.metadata)))
         for name, field in schema.model_fields.items()
         if any(isinstance(m, Ref | RawInput) for m in field.metadata)
         or (field.annotation is not None and _may_hold_marker(cast(Any, field.annotation)))
@@ -107,39 +112,66 @@ def _may_hold_marker(annotation: Any) -> bool:
     if origin is Annotated and any(isinstance(m, Ref | RawInput) for m in args[1:]):
         return True
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return bool(_marked_fields(annotation))
+        return bool(_field_walkers(annotation))
     return any(_may_hold_marker(arg) for arg in args if not isinstance(arg, str | int | float))
 
 
-def _value(
-    annotation: Any, metadata: list[Any], value: Any, path: FieldPath, table: dict[str, Any], visit: Visit
-) -> None:
+def _skip(value: Any, path: FieldPath, table: dict[str, Any], visit: Visit) -> None:
+    """The walk of a value that cannot hold a marked one."""
+
+
+def _walker(annotation: Any, metadata: tuple[Any, ...]) -> Walk:
+    """The walk of a value of type `annotation` (with `metadata` from the `Annotated` around it)."""
     marker = next((m for m in metadata if isinstance(m, Ref | RawInput)), None)
     if marker is not None:
-        visit(marker, value, path, table)
-        return
+        return lambda value, path, table, visit: visit(marker, value, path, table)
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Annotated:
-        _value(args[0], [*metadata, *args[1:]], value, path, table, visit)
-    elif origin in (typing.Union, types.UnionType):
-        for arm in _arms(args, value):
-            _value(arm, [], value, path, table, visit)
-    elif origin is list and isinstance(value, list):
-        for i, item in enumerate(value):
-            _value(args[0], [], item, (*path, i), table, visit)
-    elif origin is dict and isinstance(value, dict):
-        for key, item in value.items():
-            _value(args[0], [], key, (*path, key), table, visit)
-            _value(args[1], [], item, (*path, key), table, visit)
-    elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        _model(annotation, value, path, visit)
+        return _walker(args[0], (*metadata, *args[1:]))
+    if origin in (typing.Union, types.UnionType):
+        return _union_walker(args)
+    if origin is list and _may_hold_marker(args[0]):
+        return _list_walker(_walker(args[0], ()))
+    if origin is dict and (_may_hold_marker(args[0]) or _may_hold_marker(args[1])):
+        return _dict_walker(_walker(args[0], ()), _walker(args[1], ()))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and _may_hold_marker(annotation):
+        return lambda value, path, table, visit: _model(annotation, value, path, visit)
+    return _skip
 
 
-def _arms(args: tuple[Any, ...], value: Any) -> list[Any]:
-    """The union arms worth walking: for a union of tagged models, only the one the value's `kind` picks."""
-    if isinstance(value, dict) and "kind" in value:
-        tagged = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel) and "kind" in a.model_fields]
-        chosen = [a for a in tagged if value["kind"] in typing.get_args(a.model_fields["kind"].annotation)]
-        if tagged:
-            return chosen
-    return list(args)
+def _list_walker(item: Walk) -> Walk:
+    def walk(value: Any, path: FieldPath, table: dict[str, Any], visit: Visit) -> None:
+        if isinstance(value, list):
+            for i, element in enumerate(value):
+                item(element, (*path, i), table, visit)
+
+    return walk
+
+
+def _dict_walker(key: Walk, item: Walk) -> Walk:
+    def walk(value: Any, path: FieldPath, table: dict[str, Any], visit: Visit) -> None:
+        if isinstance(value, dict):
+            for name, element in value.items():
+                key(name, (*path, name), table, visit)
+                item(element, (*path, name), table, visit)
+
+    return walk
+
+
+def _union_walker(args: tuple[Any, ...]) -> Walk:
+    """The arms worth walking: for a union of tagged models, only the one the value's `kind` picks."""
+    arms = tuple(_walker(arm, ()) for arm in args)
+    tagged = [
+        (typing.get_args(arm.model_fields["kind"].annotation), walk)
+        for arm, walk in zip(args, arms, strict=True)
+        if isinstance(arm, type) and issubclass(arm, BaseModel) and "kind" in arm.model_fields
+    ]
+
+    def walk(value: Any, path: FieldPath, table: dict[str, Any], visit: Visit) -> None:
+        picked = arms
+        if tagged and isinstance(value, dict) and "kind" in value:
+            picked = tuple(arm for kinds, arm in tagged if any(value["kind"] == kind for kind in kinds))
+        for arm in picked:
+            arm(value, path, table, visit)
+
+    return walk
