@@ -15,29 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.specs import run_cli
+from tests.support.specs import filtered, run_cli
 
 pytestmark = pytest.mark.integration
 
-SPEC = """
-[experiment]
-name = "cutoff"
-
-[steps.docs]
-kind = "ingest"
-paths = ["data/*.jsonl"]
-format = "jsonl"
-
-[steps.long]
-kind = "filter"
-input = "@docs"
-rules = [{{ kind = "length", min_words = {min_words} }}]
-
-[steps.unique]
-kind = "dedup"
-input = "@long"
-method = "exact"
-
+TOKENIZED = """
 [steps.tokenizer]
 kind = "train_tokenizer"
 input = "@unique"
@@ -74,7 +56,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def _spec(folder: Path, min_words: int) -> None:
-    (folder / "spec.toml").write_text(SPEC.format(min_words=min_words))
+    (folder / "spec.toml").write_text(filtered("cutoff", min_words=min_words) + TOKENIZED)
 
 
 def _lmspec(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:

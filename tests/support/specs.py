@@ -39,6 +39,30 @@ validation_fraction = {validation_fraction}
 """
 
 
+def filtered(name: str, paths: str = "data/*.jsonl", min_words: int = 5, method: str = "exact") -> str:
+    """Steps `docs` (JSONL ingest), `long` (a length filter at `min_words`) and `unique` (dedup by `method`):
+    the chain the early-cutoff tests change one threshold of."""
+    return f"""
+[experiment]
+name = "{name}"
+
+[steps.docs]
+kind = "ingest"
+paths = ["{paths}"]
+format = "jsonl"
+
+[steps.long]
+kind = "filter"
+input = "@docs"
+rules = [{{ kind = "length", min_words = {min_words} }}]
+
+[steps.unique]
+kind = "dedup"
+input = "@long"
+method = "{method}"
+"""
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """The environment of an `lmspec` subprocess: this checkout importable, CI's settings left out."""
     env = {**os.environ, "PYTHONPATH": str(REPO), **extra}

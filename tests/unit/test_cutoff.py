@@ -8,32 +8,13 @@ from lmspec.compiler import compile_spec
 from lmspec.compiler.cutoff import cutoff_key
 from lmspec.compiler.diff import own_field_changes
 from lmspec.compiler.plan import StepPlan
-
-SPEC = """
-[experiment]
-name = "cut"
-
-[steps.docs]
-kind = "ingest"
-paths = ["data.jsonl"]
-format = "jsonl"
-
-[steps.long]
-kind = "filter"
-input = "@docs"
-rules = [{{ kind = "length", min_words = {min_words} }}]
-
-[steps.unique]
-kind = "dedup"
-input = "@long"
-method = "{method}"
-"""
+from tests.support.specs import filtered
 
 
 def _steps(tmp_path: Path, min_words: int = 5, method: str = "exact") -> dict[str, StepPlan]:
     (tmp_path / "data.jsonl").write_text('{"text": "a b c"}\n')
     spec = tmp_path / "spec.toml"
-    spec.write_text(SPEC.format(min_words=min_words, method=method))
+    spec.write_text(filtered("cut", paths="data.jsonl", min_words=min_words, method=method))
     plan = compile_spec(spec, root=str(tmp_path / "runs"))
     return {step.name: step for step in plan.steps}
 
