@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from examples.datashop_data import PROMPT, lessons
@@ -19,7 +20,7 @@ from examples.quickstart_data import english_paragraphs, junk_pages, write_jsonl
 from lmspec.catalog import Catalog
 from lmspec.outputs.documents import Documents
 from lmspec.runtime.data.llm_scoring import Labeller, MaxTextBackend
-from lmspec.schemas.labels import YesProbability
+from lmspec.schemas.labels import ExpectedScore, YesProbability
 from tests.conftest import REPO
 from tests.integration.test_data_steps import step_output
 
@@ -148,10 +149,28 @@ def test_batching_gives_the_scores_of_one_document_at_a_time(shop: Path) -> None
     texts = [doc["text"] for doc in Documents(step_output(shop / "runs", "labels")).read()][:16]
     model = step_output(shop / "runs", "labeller")
     label = YesProbability(kind="yes_probability")
-    one = Labeller(MaxTextBackend(model, batch_size=1, answers=2), PROMPT, label, 200).label_texts(texts)
-    many = Labeller(MaxTextBackend(model, batch_size=16, answers=2), PROMPT, label, 200).label_texts(texts)
-    assert max(abs(a.value - b.value) for a, b in zip(one, many, strict=True)) < 1e-5
+    one = Labeller(MaxTextBackend(model, batch_size=1), PROMPT, label, 200).label_texts(texts)
     assert len({round(a.value, 6) for a in one}) > 1
+    for size in (5, 16):  # 5: the last batch is padded with empty rows
+        many = Labeller(MaxTextBackend(model, batch_size=size), PROMPT, label, 200).label_texts(texts)
+        assert max(abs(a.value - b.value) for a, b in zip(one, many, strict=True)) < 1e-5
+
+
+def test_answers_read_from_one_row_per_document_are_the_answers_scored_whole(shop: Path) -> None:
+    """The labeller's forward pass reads every answer from the rows `AnswerPlan` picks; evaluation's scorer
+    runs each prompt + answer on its own and sums the answer's tokens: the same log-probabilities."""
+    texts = [doc["text"] for doc in Documents(step_output(shop / "runs", "labels")).read()][:6]
+    backend = MaxTextBackend(step_output(shop / "runs", "labeller"), batch_size=4)
+    score = ExpectedScore(kind="score", choices=["0", "1", "2", "3", "4", "5"])
+    labeller = Labeller(backend, "Text: {text}\nScore:", score, 200)
+    prompts = [
+        labeller.before + backend.tokenizer.encode(text[:200], add_special_tokens=False) + labeller.after
+        for text in texts
+    ]
+    for answers in (labeller.answers, [[5, 6, 7], [5, 8, 3], [9]]):  # one row; two rows
+        read = backend.answer_logprobs(prompts, answers)
+        whole = [[s.logprob for s in backend.score([(p + a, len(a)) for a in answers])] for p in prompts]
+        assert np.allclose(read, whole, atol=1e-5), (read, whole)
 
 
 def test_the_distilled_classifier_agrees_with_the_llm_labels_on_held_out_documents(shop: Path) -> None:

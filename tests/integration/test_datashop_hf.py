@@ -1,6 +1,6 @@
 """`llm_label` with a local Hugging Face model directory: a tiny random-weight Llama and its tokenizer, saved
-here as `save_pretrained` saves them. Scoring needs PyTorch (not among lmspec's locked engines): those tests
-are skipped without it; a directory without a tokenizer is refused before PyTorch is needed."""
+here as `save_pretrained` saves them, scored with transformers on PyTorch (CPU here); a directory without a
+tokenizer is refused before the model loads."""
 
 from __future__ import annotations
 
@@ -45,7 +45,6 @@ def test_a_model_directory_without_a_tokenizer_is_refused_before_it_loads(tmp_pa
 
 
 def test_hugging_face_labels_are_deterministic_and_do_not_depend_on_the_batch(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     folder = write_hf_labeller(tmp_path / "labeller", TEXTS)
     yes = YesProbability(kind="yes_probability")
     one = Labeller(HuggingFaceBackend(folder, batch_size=1), "ask_llm", yes, 2000).label_texts(TEXTS)
@@ -66,7 +65,6 @@ def test_hugging_face_labels_are_deterministic_and_do_not_depend_on_the_batch(tm
 
 
 def test_lmspec_run_labels_with_a_hugging_face_directory(tmp_path: Path) -> None:
-    pytest.importorskip("torch")
     write_hf_labeller(tmp_path / "labeller", TEXTS)
     write_jsonl(tmp_path / "pool.jsonl", TEXTS)
     done = lmspec_run(write_spec(tmp_path, STEPS), tmp_path / "runs")

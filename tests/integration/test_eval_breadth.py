@@ -195,9 +195,9 @@ def test_report_compares_the_variants_for_a_pull_request(workspace: Path) -> Non
 
 
 def test_export_loads_in_transformers_with_maxtexts_logits(workspace: Path) -> None:
-    torch = pytest.importorskip("torch")
     import jax.numpy as jnp
     import numpy as np
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from lmspec.runtime.evaluation.model import MaxTextScorer
@@ -223,8 +223,6 @@ def test_export_loads_in_transformers_with_maxtexts_logits(workspace: Path) -> N
 
 
 def test_lm_evals_own_hf_model_runs_on_the_export(workspace: Path) -> None:
-    pytest.importorskip("torch")
-    pytest.importorskip("accelerate")
     import lm_eval
 
     from lmspec.runtime.evaluation import harness

@@ -68,9 +68,8 @@ def _publish(shard: Path, target: Path) -> None:
 def _scorer(ctx: StepContext[LlmLabel]) -> SequenceScorer:
     """The model step's MaxText checkpoint, or the Hugging Face directory the spec names."""
     spec = ctx.spec
-    answers = len(spec.label.choices)
     if is_ref(spec.model):
-        return MaxTextBackend(ctx.input(spec.model, ModelCheckpoint).path, spec.batch_size, answers)
+        return MaxTextBackend(ctx.input(spec.model, ModelCheckpoint).path, spec.batch_size)
     return HuggingFaceBackend(ctx.local_path(spec.model), spec.batch_size)
 
 

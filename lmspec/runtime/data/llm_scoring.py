@@ -4,22 +4,24 @@ each answer right after it.
 A label is read from log-likelihoods, not from generated text: each answer (` yes`, ` no`, ` 0` ... ` 5`)
 is scored as the continuation of the prompt, the answers' probabilities are renormalised over the answers,
 and the label turns them into one number. A batch of documents goes through one forward pass; prompts are
-sorted by length first, so a batch pads little. A label does not depend on the batch it was in: MaxText pads
-to a fixed shape, and transformers pads on the right, where no token attends to the padding.
+sorted by length first, so a batch pads little. A label does not depend on the batch it was in (beyond float
+rounding, about 1e-7): both backends pad on the right, where no position that is read attends to the padding.
 
-Two backends score token sequences: `MaxTextScorer`, evaluation's forward pass, for an lmspec model step;
-and transformers' `AutoModelForCausalLM` (PyTorch) for a local Hugging Face model directory.
+Two backends score token sequences: `MaxTextBackend`, an lmspec model step loaded as evaluation loads it,
+with a forward pass that returns only the answers' log-probabilities; and transformers'
+`AutoModelForCausalLM` (PyTorch) for a local Hugging Face model directory.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from lmspec.errors import LmspecError
+from lmspec.runtime.evaluation.model import MaxTextScorer
 from lmspec.schemas.labels import TEXT_SLOT, ExpectedScore, YesProbability, template
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "tokenizer_config.json")
@@ -50,20 +52,129 @@ def per_prompt(values: list[float], answers: int) -> list[list[float]]:
     return [values[i : i + answers] for i in range(0, len(values), answers)]
 
 
-class MaxTextBackend:
-    """An lmspec model step, through the scorer evaluation uses: one sequence per answer (it returns the
-    log-probability of given targets only, so each answer is its own row)."""
+@dataclass(frozen=True)
+class AnswerPlan:
+    """Which rows to run so that every answer's log-probability can be read from them: a row is the prompt
+    followed by one answer (its continuation), and the next-token distributions along it also give every
+    answer that agrees with the continuation up to its own last token. ` yes` ([565, 433]) and ` no` ([360])
+    share one row, so do ` 0` ... ` 5` ([223, d]): one row per document instead of one per answer.
 
-    def __init__(self, train_output: Path, batch_size: int, answers: int) -> None:
-        from lmspec.runtime.evaluation.model import MaxTextScorer
+    `reads[a]` is, for answer a, one (row, offset, token) per token: the token's log-probability is read at the
+    row's last prompt position plus `offset`."""
 
-        self._scorer = MaxTextScorer(train_output, batch_size=batch_size * answers)
-        self.tokenizer = self._scorer.tokenizer
-        self.max_tokens = self._scorer.seq_len + 1  # inputs are every token but the last
+    continuations: list[list[int]]
+    reads: list[list[tuple[int, int, int]]]
+
+    @classmethod
+    def of(cls, answers: list[list[int]]) -> AnswerPlan:
+        continuations: list[list[int]] = []
+        reads: list[list[tuple[int, int, int]]] = [[] for _ in answers]
+        for a in sorted(range(len(answers)), key=lambda i: -len(answers[i])):  # longest first: they cover the rest
+            answer = answers[a]
+            row = next((r for r, c in enumerate(continuations) if c[: len(answer) - 1] == answer[:-1]), None)
+            if row is None:
+                row = len(continuations)
+                continuations.append(answer)
+            reads[a] = [(row, offset, token) for offset, token in enumerate(answer)]
+        return cls(continuations, reads)
+
+    @property
+    def width(self) -> int:
+        """Positions read per row."""
+        return max(len(c) for c in self.continuations)
+
+    @property
+    def tokens(self) -> list[int]:
+        """The answers' tokens: the only log-probabilities a forward pass returns."""
+        return sorted({token for answer in self.reads for _, _, token in answer})
+
+    def combine(self, logprobs: Any) -> list[list[float]]:
+        """Each prompt's answer log-probabilities, from [prompts, rows, width, tokens] read log-probabilities."""
+        column = {token: i for i, token in enumerate(self.tokens)}
+        sums = [sum(logprobs[:, r, o, column[t]] for r, o, t in answer) for answer in self.reads]
+        return [[float(s[p]) for s in sums] for p in range(logprobs.shape[0])]
+
+
+def padded_width(length: int, limit: int) -> int:
+    """The width a batch whose longest row has `length` tokens is padded to: a multiple of an eighth of the
+    next power of two (at least 16), at most `limit`. At most four widths per doubling, so JAX compiles a
+    handful of shapes, and a batch pads at most a quarter of its length (or 15 tokens)."""
+    step = max(16, (1 << (length - 1).bit_length()) >> 3)
+    return min(-(-length // step) * step, limit)
+
+
+class MaxTextBackend(MaxTextScorer):
+    """An lmspec model step, loaded as evaluation loads it, with a forward pass of its own that returns only what
+    a label needs: the answers' tokens' log-probabilities at the few positions `AnswerPlan` reads, not every
+    position's (their logits are never computed: the decoder's hidden states at those positions go through the
+    output head alone). Rows are padded on the right to the batch's `padded_width`, and the batch to
+    `batch_size` rows, so jit compiles one shape per width; no position read attends to the padding."""
+
+    def __init__(self, train_output: Path, batch_size: int) -> None:
+        super().__init__(train_output, batch_size=batch_size)
+        self.max_tokens = self.seq_len + 1  # the last answer token is read, never fed
+        self._read = _answer_forward(self._model)
 
     def answer_logprobs(self, prompts: list[list[int]], answers: list[list[int]]) -> list[list[float]]:
-        scored = self._scorer.score(answer_sequences(prompts, answers))
-        return per_prompt([s.logprob for s in scored], len(answers))
+        import numpy as np
+
+        if not prompts:
+            return []
+        plan = AnswerPlan.of(answers)
+        rows = [(prompt + c[:-1], len(prompt) - 1) for prompt in prompts for c in plan.continuations]
+        step = self.batch_size * len(plan.continuations)
+        read = [self._batch(rows[start : start + step], step, plan) for start in range(0, len(rows), step)]
+        shape = (len(prompts), len(plan.continuations), plan.width, len(plan.tokens))
+        return plan.combine(np.concatenate(read).reshape(shape))
+
+    def _batch(self, rows: list[tuple[list[int], int]], size: int, plan: AnswerPlan) -> Any:
+        """[rows, width, tokens] log-probabilities read along each (tokens, last prompt position) row."""
+        import numpy as np
+
+        width = padded_width(max(len(tokens) for tokens, _ in rows), self.seq_len)
+        tokens = np.full((size, width), self.pad_id, dtype=np.int32)
+        for row, (sequence, _) in enumerate(rows):
+            tokens[row, : len(sequence)] = sequence
+        starts = np.zeros(size, dtype=np.int32)
+        starts[: len(rows)] = [start for _, start in rows]
+        positions = np.minimum(starts[:, None] + np.arange(plan.width, dtype=np.int32), width - 1)
+        return self._read(tokens, positions, np.array(plan.tokens, dtype=np.int32))[: len(rows)]
+
+
+def _answer_forward(model: Any) -> Callable[[Any, Any, Any], Any]:
+    """A jitted forward pass: for tokens [rows, width], positions [rows, k] and answer tokens [t], the
+    log-probabilities [rows, k, t] of those tokens after each of those positions. The decoder is called as
+    MaxText's `Transformer.__call__` calls it (an lmspec model has no vision or audio encoder, and multi-token
+    prediction only adds training losses); its logits at every position go unused, so XLA never computes
+    them, and only the [rows, k] hidden states picked go through the output head."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from flax import nnx
+    from maxtext.common.common_types import MODEL_MODE_TRAIN
+
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def forward(state: Any, tokens: Any, positions: Any, wanted: Any) -> Any:
+        net = nnx.merge(graphdef, state)
+        hidden = net.decoder(
+            shared_embedding=net.token_embedder,
+            decoder_input_tokens=tokens,
+            decoder_positions=jnp.broadcast_to(jnp.arange(tokens.shape[1], dtype=jnp.int32), tokens.shape),
+            decoder_segment_ids=jnp.ones_like(tokens),
+            deterministic=True,
+            model_mode=MODEL_MODE_TRAIN,
+        )[1]
+        picked = jnp.take_along_axis(hidden, positions[..., None], axis=1)
+        logits = net.logits_from_hidden_states_for_vocab_tiling(picked, True, MODEL_MODE_TRAIN)
+        return jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)[..., wanted]
+
+    def run(tokens: Any, positions: Any, wanted: Any) -> Any:
+        with jax.set_mesh(model.mesh):
+            return np.asarray(forward(state, tokens, positions, wanted))
+
+    return run
 
 
 class HuggingFaceBackend:
@@ -72,15 +183,10 @@ class HuggingFaceBackend:
     one row per prompt, the next-token distribution after it; longer ones take a row per answer."""
 
     def __init__(self, folder: Path, batch_size: int) -> None:
+        import torch  # locked with the engines; imported only by the labellers that run on it
+        from transformers import AutoModelForCausalLM
+
         self.tokenizer = _hf_tokenizer(folder)
-        try:
-            torch = importlib.import_module("torch")  # not among lmspec's locked engines: optional here
-            from transformers import AutoModelForCausalLM
-        except ImportError:
-            raise LabelError(
-                f"labelling with the Hugging Face model {folder} needs PyTorch, which is not installed: "
-                '`pip install torch`, or label with an lmspec model step (`model = "@name"`)'
-            ) from None
         self._torch = torch
         self._device = "cuda" if torch.cuda.is_available() else "cpu"
         model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32)
@@ -188,13 +294,16 @@ class Labeller:
 
     def label_texts(self, texts: list[str]) -> list[Labelled]:
         """Each text's label; the text is cut to `max_chars`, then to the tokens the prompt leaves room for.
-        Prompts are scored shortest first (batches of similar lengths pad little), labels returned in order."""
-        prompts: list[list[int]] = []
-        truncated: list[bool] = []
-        for text in texts:
-            tokens = self._encode(text[: self.max_chars])
-            truncated.append(len(text) > self.max_chars or len(tokens) > self.room)
-            prompts.append(self.before + tokens[: self.room] + self.after)
+        The texts are tokenized in one call (the tokenizer's batch encoding, not a Python loop). Prompts are
+        scored shortest first (batches of similar lengths pad little), labels returned in order."""
+        if not texts:
+            return []
+        encoded = self.scorer.tokenizer([text[: self.max_chars] for text in texts], add_special_tokens=False)
+        prompts = [self.before + list(tokens[: self.room]) + self.after for tokens in encoded["input_ids"]]
+        truncated = [
+            len(text) > self.max_chars or len(tokens) > self.room
+            for text, tokens in zip(texts, encoded["input_ids"], strict=True)
+        ]
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         scored = self.scorer.answer_logprobs([prompts[i] for i in order], self.answers)
         values = dict(zip(order, (self.label.value(softmax(logprobs)) for logprobs in scored), strict=True))
