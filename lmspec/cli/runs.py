@@ -85,7 +85,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     from lmspec.runtime.progress import wants_live
-    from lmspec.runtime.runner import describe, run_plan
+    from lmspec.runtime.runner import run_plan
+    from lmspec.runtime.summary import describe
 
     summary = run_plan(
         plan,

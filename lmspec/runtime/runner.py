@@ -30,7 +30,6 @@ from lmspec.outputs.lifecycle import (
     kill_point,
     lease_active,
     publish,
-    read_record,
     resume_dir,
     tidy,
 )
@@ -50,8 +49,7 @@ from lmspec.runtime.provenance import (
 )
 from lmspec.runtime.registry import executor_for
 from lmspec.runtime.reuse import CUTOFF_FIELD, REUSED_FIELD, execution_key, find_reuse
-
-ERROR_TAIL_LINES = 8
+from lmspec.runtime.summary import ERROR_TAIL_LINES, summarize
 
 
 class StepFailed(LmspecError):
@@ -230,7 +228,7 @@ def run_plan(
             _build_until_settled(context, workers, scheduler, str(logs / f"luigi-{run.id}.log"))
     finally:
         progress.close()
-    summary = _summarize(plan, before, catalog, run.id, run.started_at)
+    summary = summarize(plan, before, catalog, run.id, run.started_at)
     catalog.finish_run(run.id, "succeeded" if summary.ok else "failed")
     summary.record_path = write_experiment_record(plan, run, summary)
     if plan.experiment.wandb is not None:
@@ -314,34 +312,6 @@ def _sinks(plan: Plan) -> list[str]:
     return [s.name for s in plan.steps if s.name not in used]
 
 
-def _summarize(plan: Plan, before: dict[str, bool], catalog: Catalog, run_id: str, started: float) -> RunSummary:
-    """Judge each step by its output (not Luigi's status code) and the catalog's records since `started`
-    (a step another process failed during this run counts as failed here too)."""
-    summary = RunSummary(run_id)
-    for step in plan.steps:
-        if before[step.name] and is_complete(Path(step.output_path)):  # cached: no record to read
-            summary.status[step.name] = "cached"
-            continue
-        record = catalog.find(step.output_path)
-        if is_complete(Path(step.output_path)):
-            summary.status[step.name] = "cached" if before[step.name] else _made_now(Path(step.output_path))
-            skipped = (record.counts or {}).get("skipped", 0) if record is not None and not before[step.name] else 0
-            if skipped:
-                summary.records_skipped[step.name] = skipped
-            continue
-        if record is not None and record.status == "failed" and (record.finished_at or 0) >= started:
-            summary.status[step.name] = "failed"
-            summary.failures[step.name] = (record.log_path or "", record.error or "")
-        else:
-            summary.status[step.name] = "skipped"
-    return summary
-
-
-def _made_now(output: Path) -> str:
-    """`reused` when this run placed an earlier output's files (early cutoff, shared cache), else `done`."""
-    return "reused" if (read_record(output) or {}).get(REUSED_FIELD) else "done"
-
-
 @contextlib.contextmanager
 def _engine_logs_to(handler: logging.FileHandler) -> Iterator[None]:
     """While a step runs, what its engines log or print (Beam, JAX and XLA's C++ logs, transformers, tqdm
@@ -378,25 +348,4 @@ def _step_logger(step: StepPlan, path: Path) -> tuple[logging.Logger, logging.Fi
     return logger, handler
 
 
-def describe(summary: RunSummary) -> list[str]:
-    """The end-of-run summary: counts, then every failed step with its log and error, then skipped steps."""
-    counts: dict[str, int] = {}
-    for state in summary.status.values():
-        counts[state] = counts.get(state, 0) + 1
-    lines = [f"{len(summary.status)} steps: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
-    for name, (log, error) in summary.failures.items():
-        lines.append(f"FAILED {name}: log {log}")
-        lines.extend(f"    {line}" for line in error.splitlines()[-ERROR_TAIL_LINES:])
-    lines.extend(
-        f'{name}: {count} bad record{"s" * (count != 1)} skipped (on_error = "skip"); the first reasons are in '
-        "its stats.json"
-        for name, count in summary.records_skipped.items()
-    )
-    skipped = [n for n, s in summary.status.items() if s == "skipped"]
-    if skipped:
-        lines.append(f"skipped because an input failed: {', '.join(skipped)}")
-    lines.append(f"experiment record: {summary.record_path}")
-    return lines
-
-
-__all__ = ["StepFailed", "describe", "run_plan"]
+__all__ = ["StepFailed", "run_plan"]

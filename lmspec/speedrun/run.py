@@ -11,7 +11,8 @@ from lmspec.catalog import Catalog, default_catalog_url
 from lmspec.errors import LmspecError, UsageError
 from lmspec.outputs.metrics import Metrics
 from lmspec.runtime.provenance import git_commit, plan_hash
-from lmspec.runtime.runner import describe, run_plan
+from lmspec.runtime.runner import run_plan
+from lmspec.runtime.summary import describe
 from lmspec.speedrun.check import Submission, check_submission
 from lmspec.speedrun.results import (
     RESULTS_SCHEMA_VERSION,
