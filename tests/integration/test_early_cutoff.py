@@ -115,14 +115,24 @@ def test_forced_steps_execute_instead_of_reusing(folder: Path) -> None:
     assert _run(folder, "runs", "--force", "unique") == {"long": "done", **dict.fromkeys(DEPENDENTS, "done")}
 
 
-def test_second_root_reuses_the_first_through_the_cache(folder: Path) -> None:
+@pytest.mark.parametrize(("url", "placement"), [(False, "linked"), (True, "copied")])
+def test_second_root_reuses_the_first_through_the_cache(folder: Path, url: bool, placement: str) -> None:
+    """A folder is hard-linked from; an fsspec URL (`file://` here, `gs://` for a team) is copied from."""
     _run(folder, "first")
-    shared = _run(folder, "second", "--cache", str(folder / "first"))
+    cache = f"file://{folder / 'first'}" if url else str(folder / "first")
+    shared = _run(folder, "second", "--cache", cache)
     assert shared == dict.fromkeys(["docs", "long", *DEPENDENTS], "reused")
     for step in ("docs", *DEPENDENTS):
-        record = json.loads((_output(folder, step, "second") / "lmspec-step.json").read_text())
-        assert record["reused"]["reason"] == "shared cache"
-        assert record["reused"]["source"] == str(_output(folder, step, "first"))
+        output = _output(folder, step, "second")
+        record = json.loads((output / "lmspec-step.json").read_text())
+        source = _output(folder, step, "first")
+        assert record["reused"] == {
+            "source": f"file://{source}" if url else str(source),
+            "reason": "shared cache",
+            "placement": placement,
+        }
+        assert record["content"] == json.loads((source / "lmspec-step.json").read_text())["content"]
+        assert record["end"]["counts"] == json.loads((source / "lmspec-step.json").read_text())["end"]["counts"]
     assert _run(folder, "second") == {}  # now plainly cached under its own root
 
 
