@@ -223,6 +223,7 @@ def input_flags(training: MaxTextTraining, data: TrainingData | None, work_dir: 
         case Dpo():
             post.update(
                 {
+                    "use_dpo": True,
                     "grain_file_type": "arrayrecord",
                     "grain_train_files": prepared_glob(work_dir, PAIRS),
                     "train_data_columns": DPO_COLUMNS,

@@ -90,7 +90,8 @@ class Dpo(PostTraining):
 
     kind: Literal["dpo"]
     output: ClassVar[OutputKind] = "model"
-    trainer: ClassVar[str] = "lmspec.runtime.training.dpo_maxtext"  # MaxText's DPO needs Tunix: see that module
+    trainer: ClassVar[str] = "lmspec.runtime.training.dpo_maxtext"  # MaxText's train_dpo (Tunix): see that module
+    implementation: ClassVar[int] = 2  # 2: MaxText's own DPO trainer (Tunix's DPOTrainer) replaced lmspec's DPO step
 
     data: DocumentsRef
     """An ingest step with `format = "preference"`: a prompt with a chosen and a rejected response."""

@@ -139,7 +139,7 @@ def test_sft_lowers_to_maxtext_s_native_trainer_on_its_prepared_conversations(tm
     assert records_flags(sft, records=64) == {"num_epoch": 4}  # 20 steps x 8 x 1.25 margin / 64 conversations
 
 
-def test_dpo_lowers_its_beta_and_prompt_length_and_runs_lmspec_s_dpo_trainer(tmp_path: Path) -> None:
+def test_dpo_lowers_its_beta_and_prompt_length_to_maxtext_s_dpo_trainer(tmp_path: Path) -> None:
     _, plan = _compiled(tmp_path)
     dpo = plan.step("dpo").config  # type: ignore[attr-defined]
     assert isinstance(dpo, Dpo)
@@ -147,6 +147,7 @@ def test_dpo_lowers_its_beta_and_prompt_length_and_runs_lmspec_s_dpo_trainer(tmp
     assert flags["grain_train_files"] == "/w/data/pairs-*.array_record"
     assert flags["train_data_columns"] == "['prompt','chosen','rejected']"
     assert (flags["dpo.dpo_beta"], flags["dpo.max_prompt_length"], flags["packing"]) == (0.25, 64, False)
+    assert flags["use_dpo"] is True
     hardware = resolve_slice(dpo.resources.model_dump())
     launch = launch_command("dpo", "abc", hardware, flags, dpo.trainer)
     assert launch is not None

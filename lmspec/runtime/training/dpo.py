@@ -1,4 +1,5 @@
-"""`dpo`: direct preference optimisation on MaxText (the trainer is `dpo_maxtext`, run as a child process)."""
+"""`dpo`: direct preference optimisation with MaxText's own DPO trainer (Tunix's `DPOTrainer`), run as a child
+process through `dpo_maxtext`, on the preference pairs rendered with the step's chat template."""
 
 from __future__ import annotations
 

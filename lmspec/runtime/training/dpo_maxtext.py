@@ -1,146 +1,195 @@
-"""The DPO trainer lmspec runs as a child process: `python -m lmspec.runtime.training.dpo_maxtext key=value ...`.
+"""The DPO trainer lmspec runs as a child process: `python -m lmspec.runtime.training.dpo_maxtext key=value ...`,
+MaxText's own DPO trainer (`maxtext.trainers.post_train.dpo.train_dpo`: Tunix's `DPOTrainer` on the MaxText
+model, its reference a frozen copy of the `load_parameters_path` weights, MaxText's grain DPO pipeline, optimizer,
+schedule and metric logger) with three things of lmspec's around it, each for a gap in Tunix 0.1.5:
 
-MaxText 0.2.5 trains DPO through Tunix's `DPOTrainer` (`maxtext.trainers.post_train.dpo.train_dpo`), and Tunix
-is not an lmspec dependency; MaxText's own pre-training loop refuses `use_dpo`. Everything around the step is
-MaxText's, exactly as its pre-training loop uses it: the config (`use_dpo=true`, so MaxText checks its DPO
-settings), `train_utils.setup_train_loop` (model, AdamW and schedule, the resumable checkpoint manager, and the
-grain DPO pipeline: prompt left-padded, responses right-padded, by `dpo_utils.DPODataFormatting`), its
-checkpoints (the layout `init_from` and `evaluate` load) and its metric logger (TensorBoard and the
-`completed step` log lines). Only the step is lmspec's: the DPO loss of Rafailov et al. (2023), as Tunix
-computes it, against a frozen reference model loaded from `load_parameters_path`.
+- Checkpoints. Tunix checkpoints the weights alone (no optimizer state, no data position), so a resumed run would
+  restart Adam's moments and its schedule and re-read the first batches: another curve. lmspec turns Tunix's
+  checkpointing off (`checkpoint_dir` unset in the config Tunix reads) and its training hooks save what MaxText's
+  own trainers save, in their layout (`checkpoints/<step>/items`: the weights as `params/params`, which `init_from`
+  and `evaluate` load, the optimizer state and the step), at MaxText's steps; a restarted run restores them before
+  its first step and skips the batches already trained on (the pipeline is deterministic), so it continues the
+  same curve.
+- Curves. MaxText's DPO hooks log Tunix's preference metrics as the mean over all steps so far, one step number
+  ahead of MaxText's pre-training loop; lmspec's hooks log each step's own values at that loop's step numbers.
+- The model's name. MaxText's Tunix adapter looks up the Hugging Face config of `model_name` to map weights for
+  vLLM rollouts, which DPO never does; lmspec's models are MaxText's `default` model sized by flags, so the
+  name gets an empty config.
 """
 
 from __future__ import annotations
 
-import datetime
+import functools
+import os
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import jax
+import orbax.checkpoint as ocp  # type: ignore[import-untyped]
+from flax import nnx
+from maxtext.trainers.post_train.dpo.hooks import DPOTrainingHooks
+
+TUNIX_METRICS = {
+    "rewards/accuracy": "learning/reward_accuracy",
+    "rewards/margin": "learning/reward_margin",
+    "rewards/chosen": "learning/rewards/chosen",
+    "rewards/rejected": "learning/rewards/rejected",
+    "log_probs/chosen": "learning/log_probs/chosen",
+    "log_probs/rejected": "learning/log_probs/rejected",
+}
+"""Tunix's DPO metric -> the TensorBoard tag it is written under (MaxText's tag where MaxText's hooks name one)."""
 
 
 def main(argv: Sequence[str]) -> None:
     """Train until `steps`, resuming from the newest checkpoint under the run directory when there is one.
     `argv[0]` is the program (absl's `app.run` convention, which also sets up MaxText's logging)."""
-    import jax
-    from flax import nnx
-    from maxtext.common import checkpointing
-    from maxtext.common.metric_logger import MetricLogger
     from maxtext.configs import pyconfig
-    from maxtext.utils import model_creation_utils, train_utils
+    from maxtext.trainers.post_train.dpo import train_dpo
 
-    jax.config.update("jax_default_prng_impl", "unsafe_rbg")  # type: ignore[no-untyped-call]  # as MaxText's
-    config = pyconfig.initialize_pydantic([*argv, "use_dpo=true"])
-    _, checkpoint_manager, _, _, mesh, schedule, data_iterator, data_loader, rampup, _, state = (
-        train_utils.setup_train_loop(config, None)
-    )
-    start = int(state.optimizer.step.get_value())
-    # The frozen reference: the init_from weights (given a mesh, from_pretrained returns the model alone).
-    reference = nnx.state(model_creation_utils.from_pretrained(config, mesh), nnx.Param)
-    graphdef, state = nnx.split(state)
-    step_fn = jax.jit(_dpo_step(graphdef, config), donate_argnums=0)
-    logger = MetricLogger(config, schedule, start)
-    logger.write_setup_info_to_tensorboard(reference)
-    last = datetime.datetime.now()
-    for step in range(start, config.steps):
-        batch = data_loader.load_next_batch(rampup_manager=rampup)
-        with jax.set_mesh(mesh):
-            state, metrics = step_fn(state, reference, batch)
-        now = datetime.datetime.now()
-        logger.buffer_and_write_metrics(metrics, step, now - last)
-        last = now
-        checkpointing.maybe_save_checkpoint(checkpoint_manager, state, config, data_iterator, step)
-    logger.flush_metrics_and_cleanup()
-    checkpointing.maybe_save_checkpoint(checkpoint_manager, state, config, data_iterator)
-    checkpointing.wait_until_finished(checkpoint_manager)
+    # Tunix also logs to Weights & Biases whenever wandb imports (a MaxText dependency), which then wants a login;
+    # lmspec's curves are the TensorBoard ones.
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    config = pyconfig.initialize_pydantic(list(argv))
+    train_dpo.validate_config(config)
+    _name_model(config.model_name)
+    checkpoints = Checkpoints(Path(config.checkpoint_dir), config.checkpoint_period)
+    weights_only = config.model_copy(update={"checkpoint_dir": None})  # Tunix's own checkpoints: off
+    hooks = functools.partial(ResumableDpoHooks, checkpoints=checkpoints)
+    trainer, _ = train_dpo.train(weights_only, None, hooks)
+    trainer.training_hooks.metric_logger.flush_metrics_and_cleanup()  # after Tunix logged the last step
 
 
-def _dpo_step(graphdef: Any, config: Any) -> Any:
-    """(state, reference params, batch) -> (new state, metrics): one optimizer step on the DPO loss."""
-    import jax
-    import jax.numpy as jnp
-    from flax import nnx
-    from maxtext.utils import max_utils, maxtext_utils
+def _name_model(name: str) -> None:
+    from maxtext.checkpoint_conversion.utils.hf_model_configs import HF_MODEL_CONFIGS
+    from transformers import PretrainedConfig
 
-    beta, smoothing = config.dpo.dpo_beta, config.dpo.dpo_label_smoothing
+    HF_MODEL_CONFIGS.setdefault(name, PretrainedConfig())
 
-    def step(state: Any, reference: Any, batch: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        train_state = nnx.merge(graphdef, state)
-        model_graphdef, params, *rest = nnx.split(train_state.model, nnx.Param, ...)
-        reference_logps = jax.lax.stop_gradient(_pair_logps(nnx.merge(model_graphdef, reference, *rest), batch))
 
-        def loss_of(params: Any) -> tuple[Any, dict[str, Any]]:
-            policy = _pair_logps(nnx.merge(model_graphdef, params, *rest, copy=True), batch)
-            return dpo_loss(policy, reference_logps, beta, smoothing)
+class ResumableDpoHooks(DPOTrainingHooks):  # type: ignore[misc]  # MaxText is untyped
+    """MaxText's DPO training hooks, resuming from and saving `checkpoints`, logging every step's own metrics.
 
-        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-        if config.gradient_clipping_threshold > 0:
-            grads = maxtext_utils.apply_gradient_clipping(grads, None, config.gradient_clipping_threshold)
-        train_state.apply_gradients(grads)
-        tokens = jnp.sum(batch["chosen_mask"] != 0) + jnp.sum(batch["rejected_mask"] != 0)
+    Tunix counts updates (it calls `on_train_step_end` with 1 after the first); MaxText's loops number a step
+    by the updates before it, as lmspec's curves and checkpoints do: step = updates - 1.
+    """
+
+    step_start_time: float  # MaxText's: when the step being logged began
+
+    def __init__(self, *args: Any, checkpoints: Checkpoints) -> None:
+        super().__init__(*args)
+        self.checkpoints = checkpoints
+
+    def on_train_start(self, train_ctx: Any) -> None:
+        step = self.checkpoints.latest()
+        if step is not None:
+            self.checkpoints.restore(train_ctx, step)
+            _continue_after(train_ctx, step + 1)
+        super().on_train_start(train_ctx)
+
+    def on_train_step_start(self, train_ctx: Any) -> None:
+        """Before each update: save the state of the previous one when it is a checkpoint step."""
+        updates = train_ctx.train_steps
+        if updates and (updates - 1) % self.checkpoints.period == 0:
+            self.checkpoints.save(train_ctx, updates - 1)
+        super().on_train_step_start(train_ctx)
+
+    def on_train_step_end(self, train_ctx: Any, train_step: int, train_loss: float, step_time: float = 0.0) -> None:
+        """Write the step's loss and Tunix's preference metrics of that step (the last value it logged of each),
+        with MaxText's throughput figures and its `completed step` log line."""
+        step = train_step - 1
+        now = time.perf_counter()
+        seconds = now - self.step_start_time
+        self.step_start_time = now
+        history = train_ctx.metrics_logger.get_metric_history
         scalars = {
-            "learning/loss": loss,
-            "learning/dpo_loss": loss,
-            "learning/total_weights": tokens,
-            "learning/grad_norm": max_utils.l2norm_pytree(grads),
-            **aux,
+            "learning/loss": float(train_loss),
+            "learning/total_weights": self.train_metadata.pop(step)["total_weights"],
+            **{tag: float(history(train_ctx.metrics_prefix, name, "train")[-1]) for name, tag in TUNIX_METRICS.items()},
         }
-        return nnx.state(train_state, nnx.Not(nnx.Intermediate)), {"scalar": scalars, "scalars": {}}
+        metrics = {"scalar": scalars}
+        self.metric_logger.record_train_metrics(metrics, step, seconds)
+        self.metric_logger.write_metrics(metrics, step)
 
-    return step
+    def on_train_end(self, train_ctx: Any) -> None:
+        """Save the final state; keep the metric logger open (Tunix logs the last step after this, `main` closes it)."""
+        self.checkpoints.save(train_ctx, train_ctx.train_steps - 1)
 
 
-def dpo_loss(policy: Any, reference: Any, beta: float, smoothing: float) -> tuple[Any, dict[str, Any]]:
-    """The (conservative, with label smoothing) DPO loss of (chosen, rejected) log-probabilities, and what
-    it is watched by: the implicit rewards beta * (log pi - log pi_ref), their margin and how often the
-    chosen response wins, and the policy's own log-probabilities."""
-    import jax
-    import jax.numpy as jnp
+class Checkpoints:
+    """MaxText-layout checkpoints of a Tunix DPO run: `<folder>/<step>/items` holding the policy's weights as
+    `params/params` (what MaxText loads with `load_parameters_path`), the optimizer state's arrays and the step."""
 
-    chosen_reward = beta * (policy[0] - reference[0])
-    rejected_reward = beta * (policy[1] - reference[1])
-    margin = chosen_reward - rejected_reward
-    losses = -jax.nn.log_sigmoid(margin) * (1 - smoothing) - jax.nn.log_sigmoid(-margin) * smoothing
-    return jnp.mean(losses), {
-        "learning/reward_accuracy": jnp.mean((margin > 0).astype(jnp.float32)),
-        "dpo/reward_margin": jnp.mean(margin),
-        "dpo/chosen_reward": jnp.mean(chosen_reward),
-        "dpo/rejected_reward": jnp.mean(rejected_reward),
-        "dpo/chosen_logps": jnp.mean(policy[0]),
-        "dpo/rejected_logps": jnp.mean(policy[1]),
+    def __init__(self, folder: Path, period: int) -> None:
+        self.period = period
+        options = ocp.CheckpointManagerOptions(create=True, enable_async_checkpointing=False)
+        self.manager = ocp.CheckpointManager(folder, item_names=("items",), options=options)
+
+    def latest(self) -> int | None:
+        step = self.manager.latest_step()
+        return None if step is None else int(step)
+
+    def save(self, trainer: Any, step: int) -> None:
+        """Save the trainer's state after update `step` (counted from 0), unless that step is saved already."""
+        if step in self.manager.all_steps():
+            return
+        state = _train_state(trainer, step)
+        self.manager.save(step, args=ocp.args.Composite(items=ocp.args.PyTreeSave(state)), force=True)
+        self.manager.wait_until_finished()
+
+    def restore(self, trainer: Any, step: int) -> None:
+        """Load the policy's weights and the optimizer state of checkpoint `step` into the trainer."""
+        target = _train_state(trainer, step)
+        restore_args = ocp.checkpoint_utils.construct_restore_args(target)
+        restored = self.manager.restore(
+            step, args=ocp.args.Composite(items=ocp.args.PyTreeRestore(item=target, restore_args=restore_args))
+        )["items"]
+        params = nnx.state(trainer.model.base, nnx.Param)
+        params.replace_by_pure_dict(restored["params"]["params"])
+        nnx.update(trainer.model.base, params)
+        optimizer = nnx.state(trainer.optimizer)
+        nnx.update(trainer.optimizer, _unflatten_like(optimizer, restored["opt_state"]))
+
+
+def _train_state(trainer: Any, step: int) -> dict[str, Any]:
+    """What a checkpoint holds: MaxText's layout for the weights; the optimizer state as its list of arrays
+    (only this module reads it back, into the same optimizer)."""
+    weights = nnx.state(trainer.model.base, nnx.Param).to_pure_dict()
+    return {
+        "params": {"params": weights},
+        "opt_state": jax.tree.leaves(nnx.state(trainer.optimizer)),
+        "step": step,
     }
 
 
-def _pair_logps(model: Any, batch: dict[str, Any]) -> tuple[Any, Any]:
-    """log p(response | prompt) of the chosen and the rejected response of every pair, one forward pass for both."""
-    import jax.numpy as jnp
-
-    prompt, prompt_mask = batch["prompt_ids"], batch["prompt_mask"]
-    responses = jnp.concatenate([batch["chosen_ids"], batch["rejected_ids"]], axis=0)
-    response_masks = jnp.concatenate([batch["chosen_mask"], batch["rejected_mask"]], axis=0)
-    prompts = jnp.concatenate([prompt, prompt], axis=0)
-    prompt_masks = jnp.concatenate([prompt_mask, prompt_mask], axis=0)
-    logps = sequence_logps(model, prompts, prompt_masks, responses, response_masks)
-    pairs = prompt.shape[0]
-    return logps[:pairs], logps[pairs:]
+def _unflatten_like(state: Any, leaves: list[Any]) -> Any:
+    return jax.tree.unflatten(jax.tree.structure(state), leaves)
 
 
-def sequence_logps(model: Any, prompt: Any, prompt_mask: Any, response: Any, response_mask: Any) -> Any:
-    """Sum of log p(token) over each row's response tokens, the prompt (left-padded) as context.
+def _continue_after(trainer: Any, updates: int) -> None:
+    """Set Tunix's counters to `updates` (it resumes them only from its own checkpoints, in `PeftTrainer.__init__`)
+    and have the batches those updates consumed skipped."""
+    per_update = trainer.config.get_with_default("gradient_accumulation_steps", 1)
+    trainer._train_steps = updates
+    trainer._iter_steps = updates * per_update
+    hooks = trainer.data_hooks
+    hooks.train_data_loader = SkippingLoader(hooks.train_data_loader, updates * per_update)
 
-    Padding is segment 0, so no real token attends to it; positions count real tokens only, so a left-padded
-    prompt starts at position 0 as in training."""
-    import jax
-    import jax.numpy as jnp
 
-    tokens = jnp.concatenate([prompt, response], axis=1)
-    mask = jnp.concatenate([prompt_mask, response_mask], axis=1)
-    positions = jnp.maximum(jnp.cumsum(mask, axis=1) - 1, 0)
-    logits = model(
-        decoder_input_tokens=tokens, decoder_positions=positions, decoder_segment_ids=mask, enable_dropout=False
-    )
-    logprobs = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32), axis=-1)
-    picked = jnp.take_along_axis(logprobs, tokens[:, 1:, None], axis=-1)[..., 0]
-    scored = jnp.concatenate([jnp.zeros_like(prompt_mask), response_mask], axis=1)[:, 1:]
-    return jnp.sum(picked * scored, axis=-1)
+class SkippingLoader:
+    """MaxText's data loader, reading past the first `skip` batches at its first read. Not before: Tunix's loop
+    starts the pipeline over (`iter()` resets MaxText's iterator) after `on_train_start`."""
+
+    def __init__(self, loader: Any, skip: int) -> None:
+        self.loader = loader
+        self.skip = skip
+
+    def load_next_batch(self, *args: Any, **kwargs: Any) -> Any:
+        for _ in range(self.skip):
+            self.loader.load_next_batch_pre_sharding()
+        self.skip = 0
+        return self.loader.load_next_batch(*args, **kwargs)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,13 @@ SERIES = {
     "perf/per_device_tflops_per_sec": "tflops_per_device",
     "eval/avg_loss": "eval_loss",
     "learning/reward_accuracy": "preference_accuracy",
-    "dpo/reward_margin": "reward_margin",
-    "dpo/chosen_reward": "chosen_reward",
-    "dpo/rejected_reward": "rejected_reward",
-    "dpo/chosen_logps": "chosen_logps",
-    "dpo/rejected_logps": "rejected_logps",
+    "learning/reward_margin": "reward_margin",
+    "learning/rewards/chosen": "chosen_reward",
+    "learning/rewards/rejected": "rejected_reward",
+    "learning/log_probs/chosen": "chosen_logps",
+    "learning/log_probs/rejected": "rejected_logps",
 }
-"""MaxText scalar tag -> the series name lmspec records."""
+"""MaxText scalar tag -> the series name lmspec records (for dpo, Tunix's metrics as `dpo_maxtext` writes them)."""
 
 Series = dict[str, list[tuple[int, float]]]
 
