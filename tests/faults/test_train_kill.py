@@ -23,23 +23,11 @@ from lmspec.outputs.lifecycle import resume_dir
 from lmspec.outputs.model import ModelCheckpoint, last_checkpoint
 from tests.conftest import REPO
 from tests.faults.conftest import FAULTS, leftovers
-from tests.support.specs import tokenized
+from tests.support.specs import tiny_train, tokenized
 
 STEPS = 10
 
-SPEC = (
-    tokenized("train-kill")
-    + f"""
-[steps.model]
-kind = "train"
-data = "@tokens"
-model = {{ preset = "tiny" }}
-optimizer = {{ lr = 3e-3 }}
-steps = {STEPS}
-batch_size = 8
-checkpoint_every = 5
-"""
-)
+SPEC = tokenized("train-kill") + tiny_train(STEPS)
 
 pytestmark = [
     *FAULTS,

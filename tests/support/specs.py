@@ -16,15 +16,9 @@ def tokenized(
 ) -> str:
     """`[experiment] name` and steps `docs` (JSONL ingest of `paths`), `tok` (a BPE tokenizer) and `tokens` (with
     the extra line `tokens`, e.g. its resources)."""
-    return f"""
-[experiment]
-name = "{name}"
-
-[steps.docs]
-kind = "ingest"
-paths = ["{paths}"]
-format = "jsonl"
-
+    return (
+        _documents(name, paths)
+        + f"""
 [steps.tok]
 kind = "train_tokenizer"
 input = "@docs"
@@ -37,20 +31,31 @@ tokenizer = "@tok"
 validation_fraction = {validation_fraction}
 {tokens}
 """
+    )
+
+
+def tiny_train(steps: int, extra: str = "") -> str:
+    """Step `model`: the tiny preset trained on `@tokens` for `steps`, a checkpoint every 5 (and the line
+    `extra`, e.g. its resources): what the kill-and-resume tests interrupt."""
+    return f"""
+[steps.model]
+kind = "train"
+data = "@tokens"
+model = {{ preset = "tiny" }}
+optimizer = {{ lr = 3e-3 }}
+steps = {steps}
+batch_size = 8
+checkpoint_every = 5
+{extra}
+"""
 
 
 def filtered(name: str, paths: str = "data/*.jsonl", min_words: int = 5, method: str = "exact") -> str:
     """Steps `docs` (JSONL ingest), `long` (a length filter at `min_words`) and `unique` (dedup by `method`):
     the chain the early-cutoff tests change one threshold of."""
-    return f"""
-[experiment]
-name = "{name}"
-
-[steps.docs]
-kind = "ingest"
-paths = ["{paths}"]
-format = "jsonl"
-
+    return (
+        _documents(name, paths)
+        + f"""
 [steps.long]
 kind = "filter"
 input = "@docs"
@@ -60,6 +65,20 @@ rules = [{{ kind = "length", min_words = {min_words} }}]
 kind = "dedup"
 input = "@long"
 method = "{method}"
+"""
+    )
+
+
+def _documents(name: str, paths: str) -> str:
+    """`[experiment] name` and step `docs`, a JSONL ingest of `paths`."""
+    return f"""
+[experiment]
+name = "{name}"
+
+[steps.docs]
+kind = "ingest"
+paths = ["{paths}"]
+format = "jsonl"
 """
 
 

@@ -21,25 +21,15 @@ from lmspec.outputs.lifecycle import LOG_NAME, STARTED_FILE, failed_dir, resume_
 from lmspec.outputs.model import ModelCheckpoint, last_checkpoint
 from lmspec.runtime.launchers.base import RECORD_FILE
 from tests.integration.launchers.conftest import Workspace
-from tests.support.specs import tokenized
+from tests.support.specs import tiny_train, tokenized
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STEPS = 30
 
-SPEC = (
-    tokenized("on-slurm", tokens='resources = { launcher = "slurm", slurm = { time_limit = "10" } }')
-    + f"""
-[steps.model]
-kind = "train"
-data = "@tokens"
-model = {{ preset = "tiny" }}
-optimizer = {{ lr = 3e-3 }}
-steps = {STEPS}
-batch_size = 8
-checkpoint_every = 5
-resources = {{ launcher = "slurm", slurm = {{ time_limit = "10", sbatch_flags = ["--comment=lmspec-test"] }} }}
-"""
+SPEC = tokenized("on-slurm", tokens='resources = { launcher = "slurm", slurm = { time_limit = "10" } }') + tiny_train(
+    STEPS,
+    'resources = { launcher = "slurm", slurm = { time_limit = "10", sbatch_flags = ["--comment=lmspec-test"] } }',
 )
 
 
