@@ -3,16 +3,14 @@ into separate roots: the same spec gives the same bits-per-byte, and the board a
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lmspec.speedrun.board import build_board
 from lmspec.speedrun.results import read_results
-from tests.conftest import REPO
+from tests.support.specs import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,10 +37,7 @@ batch_size = 4
 
 
 def _speedrun(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("CI", None)
-    command = [sys.executable, "-m", "lmspec.cli", "speedrun", *args]
-    return subprocess.run(command, capture_output=True, text=True, check=False, env=env, timeout=900)
+    return run_cli("speedrun", *args, timeout=900)
 
 
 def test_the_same_submission_scores_the_same_twice(tmp_path: Path) -> None:
