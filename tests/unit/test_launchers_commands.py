@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from lmspec.runtime.launchers.hosts import (
     trainer_shared,
 )
 from lmspec.runtime.launchers.slurm import batch_script, sbatch_command
-from lmspec.runtime.launchers.xpk import NAME_LIMIT, workload_command, workload_manifest, workload_name
+from lmspec.runtime.launchers.xpk import NAME_LIMIT, workload_command, workload_name
 from lmspec.schemas.base import SlurmOptions, XpkOptions
 from tests.conftest import REPO
 
@@ -85,7 +86,7 @@ def test_batch_script_starts_one_job_process_per_node() -> None:
     assert f"exec srun --nodes=4 --ntasks=4 --ntasks-per-node=1 --kill-on-bad-exit=1 {entry}\n" in multi
 
 
-def test_xpk_workload_command_and_manifest() -> None:
+def test_xpk_workload_command_and_manifest(tmp_path: Path) -> None:
     options = XpkOptions(cluster="pod", docker_image="gcr.io/p/lmspec:1", project="p", zone="us-west4-a")
     hardware = resolve_slice({"accelerator": "tpu", "type": "v5litepod-64"})
     job = _job(hardware.hosts)
@@ -105,10 +106,12 @@ def test_xpk_workload_command_and_manifest() -> None:
         f"--command=python3 -m lmspec.runtime.launchers.job {ATTEMPT}/{JOB_FILE}",
     ]
     assert workload_command(job, options, hardware) == expected
-    manifest = workload_manifest(job, options, hardware)
-    assert manifest["hosts"] == 8  # 64 v5e chips, 8 per host: one job process on each
-    assert manifest["command"] == expected
-    assert manifest["job"] == {"step": "model_big", "kind": "train", "hash": "0123456789ab", "output_dir": ATTEMPT}
+    # What every host of the workload reads: the job description `--command` names, written before submitting.
+    written = replace(job, output_dir=str(tmp_path))
+    manifest = Job.read(written.write())
+    assert manifest == written
+    assert manifest.hosts == 8  # 64 v5e chips, 8 per host: one job process on each
+    assert (manifest.name, manifest.kind, manifest.hash) == ("model_big", "train", "0123456789ab")
 
 
 def test_xpk_names_gpu_hosts_and_keeps_names_short() -> None:

@@ -14,7 +14,6 @@ import re
 import shlex
 import shutil
 import subprocess
-from typing import Any
 
 from lmspec.compiler.hardware import Slice
 from lmspec.compiler.maxtext import xpk_device_flag
@@ -80,17 +79,6 @@ def workload_command(job: Job, options: XpkOptions, hardware: Slice) -> list[str
         "--num-slices=1",  # one slice: a job's hosts are numbered within it (`hosts.host_rank`)
         f"--command={shlex.join(job.command(PYTHON))}",
     ]
-
-
-def workload_manifest(job: Job, options: XpkOptions, hardware: Slice) -> dict[str, Any]:
-    """What is submitted, as data: the command, and the job description every host reads (`Job.file`)."""
-    return {
-        "workload": workload_name(job),
-        "command": workload_command(job, options, hardware),
-        "hosts": job.hosts,
-        "job_file": str(job.file),
-        "job": {"step": job.name, "kind": job.kind, "hash": job.hash, "output_dir": job.output_dir},
-    }
 
 
 def _cluster_flags(options: XpkOptions) -> list[str]:
