@@ -85,7 +85,7 @@ def _estimate_step(
         step.name,
         estimate(training, vocab_size, hardware),
         known,
-        launch_command(step.name, step.hash, hardware, flags, training.trainer),
+        launch_command(step.name, step.hash, hardware, flags, training.trainer, *_cluster_and_image(training)),
     )
 
 
@@ -133,3 +133,9 @@ def across_accelerators(plan: Plan, table: dict[str, Accelerator]) -> list[tuple
                 hardware = Slice(name, name, accelerator, 1)
                 rows.append((step.name, name, estimate(step.config, vocab_size, hardware)))
     return sorted(rows, key=lambda row: row[2].cost)
+
+
+def _cluster_and_image(training: MaxTextTraining) -> tuple[str, str]:
+    """The XPK cluster and image a step names in `resources.xpk`, else the placeholders of the command."""
+    xpk = training.resources.xpk
+    return (xpk.cluster, xpk.docker_image) if xpk is not None else ("$CLUSTER", "$IMAGE")

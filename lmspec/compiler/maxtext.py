@@ -308,18 +308,23 @@ XPK_GPU_TYPES = {"h100": "h100-80gb-8", "h200": "h200-141gb-8", "a100": "a100-80
 
 
 def launch_command(
-    step_name: str, step_hash: str, hardware: Slice, flags: Flags, module: str = TRAIN_MODULE
+    step_name: str,
+    step_hash: str,
+    hardware: Slice,
+    flags: Flags,
+    module: str = TRAIN_MODULE,
+    cluster: str = "$CLUSTER",
+    image: str = "$IMAGE",
 ) -> str | None:
-    """For a job that spans hosts, the XPK command that launches it on a GKE cluster; None for one host.
-
-    CLUSTER and IMAGE are placeholders the user fills in: lmspec does not provision clusters.
-    """
+    """For a job that spans hosts, the XPK command that launches its trainer on a GKE cluster; None for one
+    host. The cluster and image are the step's `resources.xpk` ones, else placeholders the user fills in
+    (lmspec does not provision clusters)."""
     if hardware.hosts <= 1:
         return None
     workload = f"lmspec-{step_name.replace('_', '-')}-{step_hash}"[:40]
     inner = shlex.join(command_line(flags, module=module))
     return (
-        f"xpk workload create --cluster=$CLUSTER --docker-image=$IMAGE --workload={workload} "
+        f"xpk workload create --cluster={cluster} --docker-image={image} --workload={workload} "
         f"{xpk_device_flag(hardware)} --num-slices=1 --command={shlex.quote(inner)}"
     )
 

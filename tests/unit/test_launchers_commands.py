@@ -177,3 +177,16 @@ def test_run_with_xpk_not_set_up_fails_before_anything_runs(tmp_path: Path) -> N
     assert "--set steps.STEP.resources.launcher=local" in said
     assert "Traceback" not in said
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").glob("docs-*"))
+
+
+def test_compile_shows_the_pods_xpk_command_with_its_named_cluster() -> None:
+    """`compile` prints the XPK command of a multi-host step with the cluster and image its spec names."""
+    from lmspec.compiler import compile_spec
+    from lmspec.compiler.estimates import train_estimates
+    from lmspec.compiler.hardware import ACCELERATORS
+
+    plan = compile_spec(REPO / "specs" / "llama-1b-tpu-pod.toml", "/runs")
+    launch = train_estimates(plan, ACCELERATORS)["model"].launch
+    assert launch is not None
+    assert "--cluster=my-v5e-cluster --docker-image=us-docker.pkg.dev/my-project/lmspec/lmspec:latest" in launch
+    assert "$CLUSTER" not in launch
