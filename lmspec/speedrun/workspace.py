@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from lmspec.errors import UsageError
 from lmspec.speedrun.corpus import write_corpus
 from lmspec.speedrun.track import Corpus, Track, TrackError
 
@@ -31,8 +32,16 @@ def corpus_key(corpus: Corpus) -> str:
 
 
 def prepare(spec_dir: Path, track: Track) -> Path:
-    """Write the track's fixed steps and data beside the spec in `spec_dir`; returns the steps file."""
+    """Write the track's fixed steps and data beside the spec in `spec_dir`; returns the steps file.
+
+    A link anywhere on the way is refused: a submission's folder comes from a pull request, and writing
+    through a link it holds would overwrite whatever file the link points at."""
     steps = steps_path(spec_dir)
+    for path in (spec_dir / WORKSPACE, steps, spec_dir / WORKSPACE / DATA_DIR):
+        if path.is_symlink():
+            raise UsageError(
+                f"{path} is a symbolic link; lmspec writes the track's files there itself: remove the link"
+            )
     steps.parent.mkdir(parents=True, exist_ok=True)
     if not steps.is_file() or steps.read_text(encoding="utf-8") != track.steps_text():
         steps.write_text(track.steps_text(), encoding="utf-8")

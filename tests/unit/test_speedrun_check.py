@@ -188,3 +188,19 @@ def test_a_submission_without_the_tracks_steps_is_told_to_extend_them(
     code, out = _check(tmp_path, HEADER.replace('extends = ["track/steps.toml"]\n', "") + MODEL, capsys)
     assert code == 1
     assert "spec.toml:2:2: error: experiment.extends: a submission builds on its track's steps: add extends" in out
+
+
+def test_a_linked_track_folder_is_refused_not_written_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pull request's folder may hold links; `check` would otherwise overwrite what they point at."""
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "steps.toml").write_text("precious\n")
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "track").symlink_to(target)
+    code, out = _check(submission, HEADER + MODEL, capsys)
+    assert code == 2
+    assert "is a symbolic link" in out
+    assert (target / "steps.toml").read_text() == "precious\n"
