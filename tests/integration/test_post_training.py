@@ -7,10 +7,8 @@ trainer), as in test_training.py.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,7 @@ from lmspec.outputs.metrics import Metrics
 from lmspec.outputs.model import TENSORBOARD_DIR, ModelCheckpoint
 from lmspec.runtime.training.events import read_series
 from lmspec.schemas.post_training import CHAT_TEMPLATES
-from tests.conftest import REPO
+from tests.support.specs import cli_command, cli_env, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -96,18 +94,13 @@ checkpoint_every = 5
 """
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("CI", None)
-    return env
-
-
-def _command(spec: Path, root: Path) -> list[str]:
-    return [sys.executable, "-m", "lmspec.cli", "run", str(spec), "--root", str(root), "--quiet"]
+def _args(spec: Path, root: Path) -> list[str]:
+    """`lmspec run SPEC` into `root`, one plain line per event."""
+    return ["run", str(spec), "--root", str(root), "--quiet"]
 
 
 def _run(spec: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_command(spec, root), capture_output=True, text=True, check=False, env=_env(), timeout=900)
+    return run_cli(*_args(spec, root), timeout=900)
 
 
 def _output(root: Path, step: str) -> Path:
@@ -197,7 +190,9 @@ def test_a_killed_post_training_step_resumes_to_the_same_curve(workspace: Path, 
     straight = _series(root, step)
     copy = (SFT if step == "sft" else DPO).replace(f"[steps.{step}]", f"[steps.{step}_killed]")
     spec = _spec(workspace, f"killed_{step}", SFT, DPO, copy)
-    process = subprocess.Popen(_command(spec, root), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cli_command(*_args(spec, root)), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     killed = f"{step}_killed"
     deadline = time.time() + 600
     while max((s for s, _ in _curve(root, killed)), default=-1) < 17:

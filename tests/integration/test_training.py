@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,8 +20,7 @@ from lmspec.outputs.tokenizer import Tokenizer, TokenizerInfo
 from lmspec.outputs.tokens import SPLITS, TokenizedData
 from lmspec.runtime.training.events import read_series
 from lmspec.schemas.training import Train
-from tests.conftest import REPO
-from tests.support.specs import tokenized
+from tests.support.specs import cli_command, cli_env, run_cli, tokenized
 
 pytestmark = pytest.mark.integration
 
@@ -42,18 +39,13 @@ checkpoint_every = 5
 """
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("CI", None)
-    return env
-
-
-def _command(spec: Path, root: Path) -> list[str]:
-    return [sys.executable, "-m", "lmspec.cli", "run", str(spec), "--root", str(root), "--quiet"]
+def _args(spec: Path, root: Path) -> list[str]:
+    """`lmspec run SPEC` into `root`, one plain line per event."""
+    return ["run", str(spec), "--root", str(root), "--quiet"]
 
 
 def _run(spec: Path, root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(_command(spec, root), capture_output=True, text=True, check=False, env=_env(), timeout=600)
+    return run_cli(*_args(spec, root), timeout=600)
 
 
 def _output(root: Path, step: str) -> Path:
@@ -169,7 +161,7 @@ def test_train_records_curves_and_a_killed_run_resumes_to_the_same_losses(worksp
     # step 15 is then committed (checkpoints are synchronous on CPU) and steps 16-17 must be redone.
     killed_root = workspace / "killed"
     process = subprocess.Popen(
-        _command(spec, killed_root), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        cli_command(*_args(spec, killed_root)), env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.time() + 300
     while max((s for s, _ in _curve(killed_root)), default=-1) < 17:
