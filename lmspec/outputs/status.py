@@ -87,7 +87,7 @@ def _remote_status(root: str, output_path: str) -> Status:
     only, so a remote root holds no leases or failed attempts. `unknown` when the root cannot be read."""
     if root in _unreachable:
         return "unknown"
-    found = probe(lambda: _remote_exists(join(output_path, SUCCESS_MARKER)))
+    found = probe(lambda: remote_exists(join(output_path, SUCCESS_MARKER)))
     if not isinstance(found, Unanswered):
         return "cached" if found else "pending"
     _unreachable[root] = found.reason
@@ -95,7 +95,8 @@ def _remote_status(root: str, output_path: str) -> Status:
     return "unknown"
 
 
-def _remote_exists(url: str) -> bool:
+def remote_exists(url: str) -> bool:
+    """Whether the object at an fsspec URL exists (engines' noisy loggers quieted: they log before raising)."""
     import fsspec  # only remote roots pay for it
 
     for noisy in ("gcsfs", "s3fs", "fsspec", "google", "aiohttp"):  # they log tracebacks before raising

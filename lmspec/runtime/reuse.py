@@ -22,6 +22,7 @@ from lmspec.compiler.cutoff import cutoff_key
 from lmspec.compiler.plan import Plan, StepPlan, is_url, join
 from lmspec.outputs.content import output_content, place
 from lmspec.outputs.lifecycle import RESULT_NAME, SUCCESS_MARKER, is_complete, published_outputs, read_record
+from lmspec.outputs.status import remote_exists
 from lmspec.runtime.context import StepContext, StepResult
 
 REUSED_FIELD = "reused"
@@ -64,12 +65,7 @@ def find_reuse(plan: Plan, step: StepPlan, key: str, cache: str | None) -> Reuse
 
 
 def _complete(output: str) -> bool:
-    if not is_url(output):
-        return is_complete(Path(output))
-    import fsspec
-
-    fs, inner = fsspec.core.url_to_fs(output)
-    return bool(fs.exists(f"{inner}/{SUCCESS_MARKER}"))
+    return remote_exists(join(output, SUCCESS_MARKER)) if is_url(output) else is_complete(Path(output))
 
 
 def _recorded_result(source: str) -> StepResult:
