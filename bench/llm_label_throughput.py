@@ -33,26 +33,11 @@ from examples.quickstart_data import english_paragraphs, write_jsonl  # noqa: E4
 from lmspec.runtime.data.llm_scoring import HuggingFaceBackend, Labeller, MaxTextBackend, SequenceScorer  # noqa: E402
 from lmspec.schemas.labels import YesProbability  # noqa: E402
 from lmspec.schemas.training import MODEL_PRESETS  # noqa: E402
+from tests.support.specs import tokenized  # noqa: E402
 
-TINY_SPEC = """
-[experiment]
-name = "bench"
-
-[steps.docs]
-kind = "ingest"
-paths = ["docs.jsonl"]
-format = "jsonl"
-
-[steps.tok]
-kind = "train_tokenizer"
-input = "@docs"
-vocab_size = 1024
-
-[steps.tokens]
-kind = "tokenize"
-input = "@docs"
-tokenizer = "@tok"
-
+TINY_SPEC = (
+    tokenized("bench", paths="docs.jsonl", validation_fraction=0.01)
+    + """
 [steps.model]
 kind = "train"
 data = "@tokens"
@@ -60,6 +45,7 @@ model = { preset = "tiny" }
 steps = 2
 batch_size = 8
 """
+)
 
 
 def tiny_maxtext(folder: Path) -> Path:

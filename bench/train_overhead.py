@@ -28,27 +28,10 @@ from examples.quickstart_data import english_paragraphs, write_jsonl  # noqa: E4
 from lmspec.compiler.maxtext import RUN_NAME, command_line  # noqa: E402
 from lmspec.outputs.model import TENSORBOARD_DIR, Flags, ModelCheckpoint  # noqa: E402
 from lmspec.runtime.training.events import read_series  # noqa: E402
+from tests.support.specs import tokenized  # noqa: E402
 
-SPEC = """
-[experiment]
-name = "train-overhead"
-
-[steps.docs]
-kind = "ingest"
-paths = ["data/*.jsonl"]
-format = "jsonl"
-
-[steps.tok]
-kind = "train_tokenizer"
-input = "@docs"
-vocab_size = 1024
-
-[steps.tokens]
-kind = "tokenize"
-input = "@docs"
-tokenizer = "@tok"
-validation_fraction = 0.0
-
+DATA = tokenized("train-overhead", validation_fraction=0.0)
+MODEL = """
 [steps.model]
 kind = "train"
 data = "@tokens"
@@ -103,9 +86,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_jsonl(folder / "data" / "manual.jsonl", english_paragraphs())
-        (folder / "spec.toml").write_text(SPEC.format(preset=args.preset, steps=args.steps))
+        (folder / "spec.toml").write_text(DATA + MODEL.format(preset=args.preset, steps=args.steps))
         data_only = folder / "data.toml"
-        data_only.write_text(SPEC.format(preset=args.preset, steps=args.steps).split("[steps.model]")[0])
+        data_only.write_text(DATA)
         subprocess.run(
             [sys.executable, "-m", "lmspec.cli", "run", str(data_only), "--root", str(folder / "data-runs"), "--quiet"],
             env=env,
